@@ -1,0 +1,102 @@
+"""The `vmaftune` command line: one module per command, joined here. `main()` maps every
+error to one line on stderr and a documented exit code (see vmaftune.errors)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+try:  # Typer >= 0.26 vendors click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older Typer on real click
+    from click import ClickException  # type: ignore[no-redef,import-not-found]
+
+from .. import __version__
+from ..errors import InternalError, VmaftuneError
+from . import doctor, encode, encoders, probe, score
+from .common import Settings, err
+
+app = typer.Typer(
+    name="vmaftune",
+    help="Per-shot target-quality encoding with FFmpeg and libvmaf.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vmaftune {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    ffmpeg: Annotated[
+        str | None,
+        typer.Option(
+            "--ffmpeg",
+            envvar="VMAFTUNE_FFMPEG",
+            help="FFmpeg binary to run (default: the bundled static FFmpeg 9.0.2).",
+            show_envvar=True,
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log commands; show details of errors.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    ctx.obj = Settings(ffmpeg_path=ffmpeg, verbose=verbose)
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, format="vmaftune: %(message)s", force=True)
+
+
+app.command("doctor")(doctor.command)
+app.command("encoders")(encoders.command)
+app.command("probe")(probe.command)
+app.command("score")(score.command)
+app.command("encode")(encode.command)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code; nothing escapes as a traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in args or "-v" in args
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="vmaftune", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except ClickException as exc:
+        err.print(f"vmaftune: error: {exc.format_message()} (see --help)", markup=False)
+        return 2
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("vmaftune: interrupted", markup=False)
+        return 130
+    except VmaftuneError as exc:
+        err.print(f"vmaftune: error: {exc.message}", markup=False)
+        if verbose and exc.detail:
+            err.print(exc.detail, markup=False)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        err.print(f"vmaftune: internal error: {type(exc).__name__}: {exc}", markup=False)
+        if verbose:
+            err.print("".join(traceback.format_exception(exc)), markup=False)
+        return InternalError.exit_code
+    return int(result) if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

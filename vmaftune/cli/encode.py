@@ -1,0 +1,129 @@
+"""`vmaftune encode INPUT -o OUT`: one encode at one setting, then its VMAF."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from .. import encode as encoding
+from .. import encoders
+from ..media import probe
+from ..outputs import check_output
+from ..progress import Progress
+from ..score import DEFAULT_MODEL, POOLS, VmafOptions, score_files
+from .common import emit, err, out, settings
+from .progress_view import frame_progress
+
+
+def command(
+    ctx: typer.Context,
+    input: Annotated[Path, typer.Argument(help="Source video.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Encoded file to write.")],
+    codec: Annotated[str, typer.Option("--codec", "-c", help="See `vmaftune encoders`.")],
+    crf: Annotated[
+        float | None,
+        typer.Option(
+            "--crf",
+            "--cq",
+            "--quality",
+            "-q",
+            help="Quality setting: CRF (x264, x265, SVT-AV1), CQ (NVENC), global_quality "
+            "(QSV). Default: the encoder's.",
+        ),
+    ] = None,
+    preset: Annotated[str | None, typer.Option(help="Encoder preset.")] = None,
+    pix_fmt: Annotated[
+        str | None, typer.Option("--pix-fmt", help="Output pixel format (10-bit: *10le).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Replace OUT if it exists.")] = False,
+    audio: Annotated[bool, typer.Option(help="Copy the source's audio.")] = True,
+    vmaf: Annotated[bool, typer.Option(help="Score OUT against INPUT.")] = True,
+    model: Annotated[str, typer.Option(help="VMAF model for the score.")] = DEFAULT_MODEL,
+    threads: Annotated[int, typer.Option(help="libvmaf threads; 0 = one per core.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="NDJSON events on stdout.")] = False,
+) -> None:
+    """Encode INPUT with one quality setting; report size, bitrate and VMAF. OUT is written
+    under a temporary name and renamed when complete."""
+    encoder = encoders.get(codec)
+    value = encoder.quality.check(encoder.quality.default if crf is None else crf, encoder.name)
+    chosen_preset = encoder.pick_preset(preset)
+    options = VmafOptions(model=model, threads=threads).checked()
+    check_output(output, [input], force=force)
+    source = probe(input)
+    chosen_pix_fmt = encoder.pick_pix_fmt(pix_fmt, source.bit_depth)
+    ffmpeg = settings(ctx).ffmpeg()
+    encoding.require_encoder(ffmpeg, encoder, chosen_pix_fmt)
+    spec = encoding.EncodeSpec(
+        source=source,
+        output=output,
+        encoder=encoder,
+        value=value,
+        preset=chosen_preset,
+        pix_fmt=chosen_pix_fmt,
+        audio=audio and source.has_audio,
+    )
+    total = source.frame_count
+
+    def progress_event(stage: str) -> ProgressHook:
+        def send(p: Progress) -> None:
+            emit({"type": "progress", "stage": stage, "frame": p.frame, "total": total,
+                  "out_time": p.out_time, "speed": p.speed})  # fmt: skip
+
+        return send
+
+    if as_json:
+        emit({"type": "encode-start", "input": str(input), "output": str(output),
+              "encoder": encoder.name, encoder.quality.name: value, "preset": chosen_preset,
+              "pix_fmt": chosen_pix_fmt, "frames": total})  # fmt: skip
+    with frame_progress("encode", total) as bar:
+        hook = _both(bar, progress_event("encode") if as_json else None)
+        result = encoding.run(ffmpeg, spec, on_progress=hook)
+    encoded = result.output
+    summary = {
+        "type": "encoded",
+        "output": str(output),
+        "bytes": encoded.file_bytes,
+        "video_bitrate": round(encoded.video_bitrate),
+        "frames": encoded.frame_count,
+        "seconds": round(result.seconds, 3),
+    }
+    if as_json:
+        emit(summary)
+    pooled = None
+    if vmaf:
+        with frame_progress("VMAF", total) as bar:
+            hook = _both(bar, progress_event("score") if as_json else None)
+            score = score_files(ffmpeg, source, encoded, options, on_progress=hook)
+        pooled = {name: score.pooled.get(name) for name in POOLS}
+        for note in score.notes:
+            err.print(f"note: {note}", markup=False)
+    if as_json:
+        emit({**summary, "type": "done", "encoder": encoder.name,
+              encoder.quality.name: value, "vmaf": pooled})  # fmt: skip
+        return
+    table = Table(show_header=False, box=None, title=f"{output.name}")
+    setting = f"{encoder.quality.option} {encoder.quality.render(value)}"
+    table.add_row("encoder", f"{encoder.name} {setting} preset {chosen_preset} {chosen_pix_fmt}")
+    table.add_row("size", f"{encoded.file_bytes / 1e6:.3f} MB")
+    table.add_row("video bitrate", f"{encoded.video_bitrate / 1000:.1f} kb/s")
+    table.add_row("frames", f"{encoded.frame_count} in {result.seconds:.1f} s")
+    if pooled:
+        table.add_row("VMAF", "  ".join(f"{k} {v:.2f}" for k, v in pooled.items()))
+    out.print(table)
+
+
+ProgressHook = Callable[[Progress], None]
+
+
+def _both(*hooks: ProgressHook | None) -> ProgressHook:
+    live = [h for h in hooks if h is not None]
+
+    def call(p: Progress) -> None:
+        for h in live:
+            h(p)
+
+    return call

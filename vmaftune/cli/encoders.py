@@ -1,0 +1,71 @@
+"""`vmaftune encoders`: the adapters in encoders/ and whether each runs here."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ..encoders import Encoder, load_all
+from ..toolchain import Trial, trial_encode
+from .common import out, settings
+
+
+def as_dict(enc: Encoder, built_in: bool, trial: Trial) -> dict[str, Any]:
+    q = enc.quality
+    return {
+        "name": enc.name,
+        "family": enc.family,
+        "ffmpeg_encoder": enc.ffmpeg,
+        "codec": enc.codec,
+        "knob": q.option,
+        "range": [q.min, q.max],
+        "default": q.default,
+        "step": q.step,
+        "fractional": q.fractional,
+        "presets": list(enc.presets),
+        "default_preset": enc.default_preset,
+        "pix_fmts": list(enc.pix_fmts),
+        "pix_fmts_10bit": list(enc.pix_fmts_10bit),
+        "roi": enc.roi,
+        "hardware": enc.hardware,
+        "built_in": built_in,
+        "usable": trial.usable,
+        "reason": trial.reason,
+    }
+
+
+def command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List encoder adapters: quality knob, range, presets, 10-bit, ROI, hardware, and
+    availability with this FFmpeg (a two-frame trial encode)."""
+    ffmpeg = settings(ctx).ffmpeg()
+    found = [(enc, trial_encode(ffmpeg, enc.ffmpeg, enc.default_pix_fmt)) for enc in load_all()]
+    if as_json:
+        rows = [as_dict(e, ffmpeg.has_encoder(e.ffmpeg), t) for e, t in found]
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"Encoders ({ffmpeg.path.name} {ffmpeg.version})")
+    for col in ("name", "ffmpeg", "knob", "range", "default", "step", "presets", "10-bit",
+                "ROI", "needs", "here"):  # fmt: skip
+        table.add_column(col)
+    for enc, trial in found:
+        q = enc.quality
+        table.add_row(
+            enc.name,
+            enc.ffmpeg,
+            q.option,
+            f"{q.min:g}-{q.max:g}",
+            f"{q.default:g}",
+            f"{q.step:g}",
+            f"{enc.presets[0]}..{enc.presets[-1]} ({enc.default_preset})",
+            "yes" if enc.pix_fmts_10bit else "no",
+            "yes" if enc.roi else "no",
+            "CPU" if enc.hardware == "none" else f"{enc.hardware.upper()} GPU",
+            "[green]yes[/]" if trial.usable else f"[red]no[/]: {trial.reason}",
+        )
+    out.print(table)

@@ -1,0 +1,99 @@
+"""One encode of a whole input with one setting (the `encode` step)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import process
+from .encoders import HARDWARE_NEEDS, Encoder
+from .errors import ToolError
+from .media import MediaInfo, probe
+from .outputs import atomic_output
+from .progress import PROGRESS_ARGS, Progress, ProgressParser
+from .toolchain import FFmpeg, trial_encode
+
+
+@dataclass(frozen=True)
+class EncodeSpec:
+    source: MediaInfo
+    output: Path
+    encoder: Encoder
+    value: float  # the quality knob's value (CRF, CQ, global_quality)
+    preset: str
+    pix_fmt: str
+    audio: bool = True  # copy the source's audio streams
+
+    def argv(self, ffmpeg: FFmpeg, destination: Path) -> list[str]:
+        audio = ["-map", "0:a?", "-c:a", "copy"] if self.audio else ["-an"]
+        return ffmpeg.argv(
+            "-y",
+            "-i", f"file:{self.source.path.resolve()}",
+            "-map", "0:v:0",
+            *audio,
+            "-sn", "-dn",
+            # One output frame per input frame: no duplication or dropping by the muxer's
+            # rate handling, so VMAF pairs frames one to one.
+            "-fps_mode", "passthrough",
+            *self.encoder.video_args(self.value, self.preset, self.pix_fmt),
+            *PROGRESS_ARGS,
+            f"file:{destination}",
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    spec: EncodeSpec
+    output: MediaInfo
+    seconds: float
+
+    @property
+    def bytes(self) -> int:
+        return self.output.file_bytes
+
+    @property
+    def video_bitrate(self) -> float:
+        return self.output.video_bitrate
+
+
+def require_encoder(ffmpeg: FFmpeg, encoder: Encoder, pix_fmt: str) -> None:
+    """Fail early, with one line, when this FFmpeg or this machine cannot run the encoder."""
+    if not ffmpeg.has_encoder(encoder.ffmpeg):
+        raise ToolError(
+            f"{ffmpeg.path} has no {encoder.ffmpeg} encoder; use an FFmpeg built with it "
+            "(the bundled one has it)"
+        )
+    if encoder.hardware != "none":
+        trial = trial_encode(ffmpeg, encoder.ffmpeg, pix_fmt)
+        if not trial.usable:
+            raise ToolError(
+                f"{encoder.name} needs {HARDWARE_NEEDS[encoder.hardware]}; it cannot run "
+                f"here: {trial.reason}"
+            )
+
+
+def run(
+    ffmpeg: FFmpeg,
+    spec: EncodeSpec,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> EncodeResult:
+    started = time.monotonic()
+    parser = ProgressParser(on_progress or (lambda _p: None))
+    with atomic_output(spec.output) as tmp:
+        process.stream_lines(
+            spec.argv(ffmpeg, tmp),
+            what=f"encode with {spec.encoder.name}",
+            on_line=parser.feed,
+            env=dict(spec.encoder.env),
+        )
+        encoded = probe(tmp)
+    seconds = time.monotonic() - started
+    return EncodeResult(spec=spec, output=_renamed(encoded, spec.output), seconds=seconds)
+
+
+def _renamed(info: MediaInfo, path: Path) -> MediaInfo:
+    from dataclasses import replace
+
+    return replace(info, path=path)

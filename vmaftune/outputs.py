@@ -1,0 +1,56 @@
+"""Outputs are written under a temporary name beside their final path and renamed into
+place only when complete, so a failure never leaves a partial file or destroys data."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .errors import OutputError, UsageError
+
+
+def check_output(output: Path, inputs: Iterable[Path], *, force: bool) -> None:
+    """Refuse outputs that would overwrite an input, exist without --force, or lie in a
+    folder we cannot write."""
+    for source in inputs:
+        if output.exists() and source.exists() and output.samefile(source):
+            raise UsageError(f"{output}: is the input; choose another output path")
+        if output.resolve() == source.resolve():
+            raise UsageError(f"{output}: is the input; choose another output path")
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder; give a file name")
+    if output.exists() and not force:
+        raise OutputError(f"{output}: exists; pass --force to replace it")
+    folder = output.parent
+    if not folder.exists():
+        raise OutputError(f"{folder}: output folder does not exist")
+    if not folder.is_dir():
+        raise OutputError(f"{folder}: is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".vmaftune-write-test-", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write there ({exc.strerror or exc})") from exc
+    os.close(fd)
+    os.unlink(probe)
+
+
+@contextlib.contextmanager
+def atomic_output(output: Path) -> Iterator[Path]:
+    """Yield a temporary path in the output's folder with the same suffix (FFmpeg picks the
+    muxer from it); rename it onto `output` if the block succeeds, remove it otherwise."""
+    try:
+        fd, name = tempfile.mkstemp(
+            prefix=f".{output.stem}.", suffix=f".partial{output.suffix}", dir=output.parent
+        )
+    except OSError as exc:
+        raise OutputError(f"{output.parent}: cannot write there ({exc.strerror or exc})") from exc
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,162 @@
+"""The one subprocess wrapper: every child gets a null stdin, dies with its parent, and a
+failure carries the command line and the tail of stderr."""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from .errors import ProcessError, ToolError
+
+log = logging.getLogger("vmaftune")
+
+STDERR_TAIL_LINES = 20
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _die_with_parent() -> None:
+    # PR_SET_PDEATHSIG: a killed vmaftune must not leave an encoder running.
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _environment(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    if not env:
+        return None
+    merged = dict(os.environ)
+    merged.update(env)
+    return merged
+
+
+_PREEXEC = _die_with_parent if sys.platform.startswith("linux") else None
+
+
+def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line of a tool's stderr, for one-line messages."""
+    for line in reversed(text.strip().splitlines()):
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    what: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+) -> Completed:
+    """Run to completion, capturing both streams. `what` names the step for messages."""
+    log.debug("run: %s", shlex.join(argv))
+    try:
+        proc = subprocess.run(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            env=_environment(env),
+            cwd=cwd,
+            preexec_fn=_PREEXEC,
+        )
+    except FileNotFoundError as exc:
+        raise ToolError(f"{what}: cannot run {argv[0]}: not found") from exc
+    except PermissionError as exc:
+        raise ToolError(f"{what}: cannot run {argv[0]}: permission denied") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ToolError(f"{what}: {argv[0]} did not finish within {timeout:g} s") from exc
+    out = proc.stdout.decode("utf-8", errors="replace")
+    err = proc.stderr.decode("utf-8", errors="replace")
+    if check and proc.returncode != 0:
+        raise ProcessError(
+            f"{what} failed: {last_line(err) or f'exit status {proc.returncode}'}",
+            argv,
+            proc.returncode,
+            _tail(err),
+        )
+    return Completed(tuple(argv), proc.returncode, out, err)
+
+
+def stream_lines(
+    argv: Sequence[str],
+    *,
+    what: str,
+    on_line: Callable[[str], None],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Completed:
+    """Run, handing each stdout line to `on_line` as it arrives (FFmpeg's `-progress
+    pipe:1`); stderr is drained on a thread so neither pipe can fill and block."""
+    log.debug("run: %s", shlex.join(argv))
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_environment(env),
+            cwd=cwd,
+            preexec_fn=_PREEXEC,
+        )
+    except FileNotFoundError as exc:
+        raise ToolError(f"{what}: cannot run {argv[0]}: not found") from exc
+    assert proc.stdout is not None and proc.stderr is not None
+    err_lines: collections.deque[str] = collections.deque(maxlen=200)
+    stderr = proc.stderr
+
+    def drain() -> None:
+        for raw in stderr:
+            err_lines.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
+    try:
+        for line in _decoded(proc.stdout):
+            on_line(line)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        drainer.join(timeout=5)
+    err = "\n".join(err_lines)
+    if proc.returncode != 0:
+        raise ProcessError(
+            f"{what} failed: {last_line(err) or f'exit status {proc.returncode}'}",
+            argv,
+            proc.returncode,
+            _tail(err),
+        )
+    return Completed(tuple(argv), proc.returncode, "", err)
+
+
+def _decoded(stream: IO[bytes]) -> Iterator[str]:
+    for raw in stream:
+        yield raw.decode("utf-8", errors="replace").rstrip("\n")
