@@ -1,9 +1,14 @@
 """Full-reference scoring with libvmaf through FFmpeg (the `score` step).
 
 The graph is the one stock FFmpeg runs, `[distorted][reference]libvmaf`, with only what
-makes two files comparable added in front: timestamps from zero, the distorted scaled to
+makes two files comparable added in front: frames paired by index, the distorted scaled to
 the reference's size (bicubic), a shared pixel format. Per-frame numbers are libvmaf's own
-JSON log, so they equal a stock `ffmpeg -lavfi libvmaf` run on the same inputs.
+JSON log, so on constant-rate inputs they equal a stock `ffmpeg -lavfi libvmaf` run.
+
+Why index pairing: stock libvmaf pairs by timestamp, and on VFR inputs whose two
+containers round timestamps differently it repeats frames (tree.avi, 68 frames, against
+its own Matroska encode: 69 pairs). Restamping both sides 0, 1, 2, ... pairs frame i with
+frame i, which is what a score of an encode against its source means.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ LIBVMAF_PIX_FMTS = frozenset(
     f"yuv{s}p{d}" for s in ("420", "422", "444") for d in ("", "10le", "12le", "16le")
 )
 POOLS = ("mean", "harmonic_mean", "min", "p1", "p5")
+# Both inputs are restamped 0, 1, 2, ... in one time base so framesync pairs by index.
+INDEX_STAMPS = "settb=1/1000,setpts=N"
 # Rates this close are the same rate (30000/1001 written as 29.97).
 _RATE_TOLERANCE = 1e-3
 
@@ -161,8 +168,8 @@ def plan(
 ) -> ScorePlan:
     options = options.checked()
     notes: list[str] = []
-    dis_chain = ["setpts=PTS-STARTPTS"]
-    ref_chain = ["setpts=PTS-STARTPTS"]
+    dis_chain: list[str] = []
+    ref_chain: list[str] = []
     rates_differ = not same_rate(reference.frame_rate, distorted.frame_rate)
     counts_differ = reference.frame_count != distorted.frame_count
     if (rates_differ or counts_differ) and not align:
@@ -204,6 +211,9 @@ def plan(
             f"scored the {min(reference.frame_count, distorted.frame_count)} common frames "
             "(--align)"
         )
+    # After any resampling: the stamps must describe the frames libvmaf will see.
+    dis_chain.append(INDEX_STAMPS)
+    ref_chain.append(INDEX_STAMPS)
     return ScorePlan(
         reference=reference,
         distorted=distorted,

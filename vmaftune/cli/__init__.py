@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - older Typer on real click
 from .. import __version__
 from ..errors import InternalError, VmaftuneError
 from . import doctor, encode, encoders, probe, score
-from .common import Settings, err
+from .common import Settings
 
 app = typer.Typer(
     name="vmaftune",
@@ -68,6 +68,12 @@ app.command("score")(score.command)
 app.command("encode")(encode.command)
 
 
+def _say(text: str) -> None:
+    # A plain write: rich would wrap a long message over several lines.
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; nothing escapes as a traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -78,22 +84,22 @@ def run(argv: Sequence[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     except ClickException as exc:
-        err.print(f"vmaftune: error: {exc.format_message()} (see --help)", markup=False)
+        _say(f"vmaftune: error: {exc.format_message()} (see --help)")
         return 2
     except (typer.Abort, KeyboardInterrupt):
-        err.print("vmaftune: interrupted", markup=False)
+        _say("vmaftune: interrupted")
         return 130
     except VmaftuneError as exc:
-        err.print(f"vmaftune: error: {exc.message}", markup=False)
+        _say(f"vmaftune: error: {exc.message}")
         if verbose and exc.detail:
-            err.print(exc.detail, markup=False)
+            _say(exc.detail)
         return exc.exit_code
     except BrokenPipeError:
         return 0
     except Exception as exc:
-        err.print(f"vmaftune: internal error: {type(exc).__name__}: {exc}", markup=False)
+        _say(f"vmaftune: internal error: {type(exc).__name__}: {exc}")
         if verbose:
-            err.print("".join(traceback.format_exception(exc)), markup=False)
+            _say("".join(traceback.format_exception(exc)).rstrip())
         return InternalError.exit_code
     return int(result) if isinstance(result, int) else 0
 

