@@ -86,9 +86,11 @@ def clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg_exe: str, bbb: Path) 
         ),
         # 10-bit HDR-tagged synthetic content.
         "hdr10": (
-            "-f", "lavfi", "-i", "testsrc2=s=320x180:r=24:d=1", "-pix_fmt", "yuv420p10le",
+            "-f", "lavfi", "-i", "testsrc2=s=320x180:r=24:d=1",
+            # FFmpeg 9 tags the stream from the frames' properties, not -color_trc.
+            "-vf", "setparams=color_trc=smpte2084:color_primaries=bt2020:colorspace=bt2020nc",
+            "-pix_fmt", "yuv420p10le",
             "-c:v", "libx265", "-x265-params", "log-level=error", "-crf", "20",
-            "-color_trc", "smpte2084", "-color_primaries", "bt2020", "-colorspace", "bt2020nc",
         ),
         # Constant 25 fps synthetic content, 50 frames.
         "cfr": ("-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=2", "-c:v", "libx264"),

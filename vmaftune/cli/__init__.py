@@ -44,9 +44,8 @@ def _global(
         str | None,
         typer.Option(
             "--ffmpeg",
-            envvar="VMAFTUNE_FFMPEG",
-            help="FFmpeg binary to run (default: the bundled static FFmpeg 9.0.2).",
-            show_envvar=True,
+            help="FFmpeg binary to run (default: $VMAFTUNE_FFMPEG, else the bundled static "
+            "FFmpeg 9.0.2).",
         ),
     ] = None,
     verbose: Annotated[

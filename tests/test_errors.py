@@ -1,0 +1,143 @@
+"""Every error a user can cause: one line on stderr, the documented exit code, no
+traceback, no partial output. Run as real subprocesses, as a user would."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import cli_subprocess
+
+
+def one_line_error(result, code: int, *fragments: str) -> None:
+    assert result.code == code, (result.code, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("vmaftune: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory, bbb, ffmpeg_exe):
+    d = tmp_path_factory.mktemp("bad")
+    (d / "empty.mp4").write_bytes(b"")
+    (d / "notes.mp4").write_text("this is not a video\n" * 100)
+    data = bbb.read_bytes()
+    (d / "truncated.mp4").write_bytes(data[: len(data) // 2])  # moov atom at the end: lost
+    # A faststart file cut in half: the index survives, the frames do not.
+    import subprocess
+
+    fs = d / "faststart.mp4"
+    subprocess.run([ffmpeg_exe, "-v", "error", "-i", str(bbb), "-c", "copy",
+                    "-movflags", "+faststart", str(fs)], check=True)  # fmt: skip
+    cut = fs.read_bytes()
+    (d / "cut.mp4").write_bytes(cut[: len(cut) // 2])
+    subprocess.run([ffmpeg_exe, "-v", "error", "-f", "lavfi", "-i", "sine=d=1",
+                    str(d / "audio.wav")], check=True)  # fmt: skip
+    return d
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("missing.mp4", "no such file"),
+        ("empty.mp4", "empty file"),
+        ("notes.mp4", "not a readable video file"),
+        ("truncated.mp4", "not a readable video file"),
+        ("cut.mp4", "truncated"),
+        ("audio.wav", "has no video stream"),
+    ],
+)
+def test_bad_input_files(bad_inputs, tmp_path, name, fragment):
+    source = bad_inputs / name
+    out = tmp_path / "out.mp4"
+    for args in (
+        ("probe", source),
+        ("encode", source, "-o", out, "-c", "x264"),
+        ("score", source, source),
+    ):
+        one_line_error(cli_subprocess(*args), 3, str(source), fragment)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_folder_as_input(tmp_path):
+    one_line_error(cli_subprocess("probe", tmp_path), 3, "is a folder")
+
+
+def test_unknown_codec_and_out_of_range(carphone, tmp_path):
+    out = tmp_path / "o.mp4"
+    one_line_error(
+        cli_subprocess("encode", carphone[0], "-o", out, "-c", "x266"), 2, "unknown codec 'x266'"
+    )
+    one_line_error(
+        cli_subprocess("encode", carphone[0], "-o", out, "-c", "x264", "--crf", "60"),
+        2, "--crf 60 is out of range for x264 (0..51)",
+    )  # fmt: skip
+    one_line_error(
+        cli_subprocess("encode", carphone[0], "-o", out, "-c", "svtav1", "--crf", "0"),
+        2, "out of range for svtav1 (1..63)",
+    )  # fmt: skip
+    one_line_error(
+        cli_subprocess("encode", carphone[0], "-o", out, "-c", "x264", "--pix-fmt", "rgb24"),
+        2, "does not take pixel format 'rgb24'",
+    )  # fmt: skip
+    assert not out.exists()
+
+
+def test_bad_option_values_are_usage_errors(carphone):
+    one_line_error(cli_subprocess("score", *carphone, "--subsample", "zero"), 2, "--subsample")
+    one_line_error(cli_subprocess("frobnicate"), 2, "frobnicate")
+    one_line_error(cli_subprocess("encode", carphone[0], "-c", "x264"), 2, "--output")
+
+
+def test_unwritable_output_folder(carphone, tmp_path):
+    one_line_error(
+        cli_subprocess("encode", carphone[0], "-o", tmp_path / "nope" / "o.mp4", "-c", "x264"),
+        3, "output folder does not exist",
+    )  # fmt: skip
+    # /proc refuses new files even to root, where chmod would not stop us.
+    one_line_error(
+        cli_subprocess("encode", carphone[0], "-o", "/proc/vmaftune-out.mp4", "-c", "x264"),
+        3, "cannot write there",
+    )  # fmt: skip
+    one_line_error(
+        cli_subprocess("score", *carphone, "--json", "/proc/vmaftune.json"), 3, "cannot write"
+    )
+
+
+def test_ffmpeg_lacking_the_encoder(carphone, tmp_path, ffmpeg_exe):
+    # A real FFmpeg whose encoder list lacks libsvtav1, as a build without it reports.
+    wrapper = tmp_path / "ffmpeg-no-svt"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$2" = "-encoders" ]; then "{ffmpeg_exe}" "$@" | grep -v libsvtav1; exit 0; fi\n'
+        f'exec "{ffmpeg_exe}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    out = tmp_path / "o.mkv"
+    result = cli_subprocess(
+        "encode", carphone[0], "-o", out, "-c", "svtav1", env={"VMAFTUNE_FFMPEG": str(wrapper)}
+    )
+    one_line_error(result, 4, "has no libsvtav1 encoder")
+    assert not out.exists()
+
+
+def test_missing_ffmpeg(carphone, tmp_path):
+    one_line_error(
+        cli_subprocess("--ffmpeg", "/nonexistent/ffmpeg", "doctor"),
+        4, "/nonexistent/ffmpeg does not exist",
+    )  # fmt: skip
+    result = cli_subprocess(
+        "encode", carphone[0], "-o", tmp_path / "o.mp4", "-c", "x264",
+        env={"VMAFTUNE_FFMPEG": "/nonexistent/ffmpeg"},
+    )  # fmt: skip
+    one_line_error(result, 4, "$VMAFTUNE_FFMPEG: /nonexistent/ffmpeg does not exist")
+
+
+def test_verbose_shows_command_and_stderr_tail(carphone, tmp_path):
+    result = cli_subprocess("-v", "encode", carphone[0], "-o", tmp_path / "x.bad", "-c", "x264")
+    assert result.code == 4
+    assert "command: " in result.stderr and "-c:v libx264" in result.stderr
+    assert "Traceback" not in result.stderr
