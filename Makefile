@@ -23,8 +23,8 @@ test: setup
 	$(BIN)/pytest -q
 
 lint: setup
-	$(BIN)/ruff check vmaftune tests
-	$(BIN)/ruff format --check vmaftune tests
+	$(BIN)/ruff check vmaftune tests bench
+	$(BIN)/ruff format --check vmaftune tests bench
 	$(BIN)/mypy
 
 bench: setup

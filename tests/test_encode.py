@@ -15,8 +15,11 @@ def leftovers(folder):
 
 @pytest.mark.parametrize(
     ("codec", "crf", "preset", "suffix"),
-    [("x264", "28", "veryfast", ".mp4"), ("x265", "30", "ultrafast", ".mkv"),
-     ("svtav1", "40", "12", ".mkv")],  # fmt: skip
+    [
+        ("x264", "28", "veryfast", ".mp4"),
+        ("x265", "30", "ultrafast", ".mkv"),
+        ("svtav1", "40", "12", ".mkv"),
+    ],
 )
 def test_real_encode_reports_vmaf_size_bitrate(cli, carphone, tmp_path, codec, crf, preset, suffix):
     source = carphone[0]

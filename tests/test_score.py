@@ -23,8 +23,10 @@ def stock_libvmaf(
 ) -> dict:
     """The command a user would type, with FFmpeg's own defaults."""
     log = tmp_path / "stock.json"
-    graph = f"[0:v]{pre}[d];[d][1:v]libvmaf=log_fmt=json:log_path={log}{extra}" if pre else (
-        f"[0:v][1:v]libvmaf=log_fmt=json:log_path={log}{extra}"
+    graph = (
+        f"[0:v]{pre}[d];[d][1:v]libvmaf=log_fmt=json:log_path={log}{extra}"
+        if pre
+        else (f"[0:v][1:v]libvmaf=log_fmt=json:log_path={log}{extra}")
     )
     subprocess.run(
         [ffmpeg_exe, "-hide_banner", "-nostdin", "-loglevel", "error",
