@@ -16,9 +16,11 @@ def check_output(output: Path, inputs: Iterable[Path], *, force: bool) -> None:
     """Refuse outputs that would overwrite an input, exist without --force, or lie in a
     folder we cannot write."""
     for source in inputs:
-        if output.exists() and source.exists() and output.samefile(source):
-            raise UsageError(f"{output}: is the input; choose another output path")
-        if output.resolve() == source.resolve():
+        # samefile also catches hard links and symlinks to the input.
+        same = output.resolve() == source.resolve() or (
+            output.exists() and source.exists() and output.samefile(source)
+        )
+        if same:
             raise UsageError(f"{output}: is the input; choose another output path")
     if output.is_dir():
         raise OutputError(f"{output}: is a folder; give a file name")

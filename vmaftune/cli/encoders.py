@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..encoders import Encoder, load_all
+from ..encoders import HARDWARE_NEEDS, Encoder, load_all
 from ..toolchain import Trial, trial_encode
 from .common import out, settings
 
@@ -50,22 +50,21 @@ def command(
         out.print_json(json.dumps(rows))
         return
     table = Table(title=f"Encoders ({ffmpeg.path.name} {ffmpeg.version})")
-    for col in ("name", "ffmpeg", "knob", "range", "default", "step", "presets", "10-bit",
-                "ROI", "needs", "here"):  # fmt: skip
+    for col in ("name", "knob range (default)", "presets (default)", "10-bit", "ROI", "here"):
         table.add_column(col)
     for enc, trial in found:
         q = enc.quality
         table.add_row(
             enc.name,
-            enc.ffmpeg,
-            q.option,
-            f"{q.min:g}-{q.max:g}",
-            f"{q.default:g}",
-            f"{q.step:g}",
+            f"{q.option} {q.min:g}-{q.max:g} ({q.default:g})",
             f"{enc.presets[0]}..{enc.presets[-1]} ({enc.default_preset})",
             "yes" if enc.pix_fmts_10bit else "no",
             "yes" if enc.roi else "no",
-            "CPU" if enc.hardware == "none" else f"{enc.hardware.upper()} GPU",
-            "[green]yes[/]" if trial.usable else f"[red]no[/]: {trial.reason}",
+            "[green]yes[/]" if trial.usable else "[red]no[/]",
         )
     out.print(table)
+    # Why an encoder cannot run, below the table where a long reason does not squeeze it.
+    for enc, trial in found:
+        if not trial.usable:
+            need = HARDWARE_NEEDS[enc.hardware]
+            out.print(f"{enc.name}: needs {need}; here: {trial.reason}", markup=False)

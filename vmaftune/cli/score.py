@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.table import Table
 
+from ..errors import UsageError
 from ..media import probe
 from ..score import CANONICAL6, DEFAULT_MODEL, POOLS, Score, VmafOptions, pool, score_files
 from .common import err, out, settings, stdout_taken, write_report
@@ -73,8 +73,6 @@ def command(
     """VMAF of DIST against REF with libvmaf (distorted first, reference second, as FFmpeg's
     libvmaf filter takes them)."""
     if json_dest == "-" and csv_dest == "-":
-        from ..errors import UsageError
-
         raise UsageError("--json - and --csv - cannot both use stdout")
     ffmpeg = settings(ctx).ffmpeg()
     ref = probe(reference)
@@ -98,4 +96,3 @@ def command(
         table.add_row(name, f"{score.pooled.get(name):.3f}")
     table.caption = f"{len(score.frames)} frames scored"
     console.print(table)
-    _ = np  # numpy arrays flow through Score; imported for type clarity
