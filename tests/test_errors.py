@@ -141,3 +141,10 @@ def test_verbose_shows_command_and_stderr_tail(carphone, tmp_path):
     assert result.code == 4
     assert "command: " in result.stderr and "-c:v libx264" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_report_never_overwrites_an_input(carphone, tmp_path):
+    ref = tmp_path / "ref.mp4"
+    ref.write_bytes(carphone[0].read_bytes())
+    one_line_error(cli_subprocess("score", ref, carphone[1], "--csv", ref), 2, "is the input")
+    assert ref.read_bytes() == carphone[0].read_bytes()
