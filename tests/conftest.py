@@ -112,6 +112,19 @@ def clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg_exe: str, bbb: Path) 
     return out
 
 
+def ffmpeg_hiding(folder: Path, ffmpeg_exe: str, listing: str, name: str) -> Path:
+    """A real FFmpeg whose `-encoders` or `-filters` listing lacks `name`, as a build
+    without it reports; everything else runs the real binary."""
+    wrapper = folder / f"ffmpeg-without-{name}"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$2" = "{listing}" ]; then "{ffmpeg_exe}" "$@" | grep -v {name}; exit 0; fi\n'
+        f'exec "{ffmpeg_exe}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
 @dataclass
 class CliResult:
     code: int

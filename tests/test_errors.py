@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import cli_subprocess
+from .conftest import cli_subprocess, ffmpeg_hiding
 
 
 def one_line_error(result, code: int, *fragments: str) -> None:
@@ -108,14 +108,7 @@ def test_unwritable_output_folder(carphone, tmp_path):
 
 
 def test_ffmpeg_lacking_the_encoder(carphone, tmp_path, ffmpeg_exe):
-    # A real FFmpeg whose encoder list lacks libsvtav1, as a build without it reports.
-    wrapper = tmp_path / "ffmpeg-no-svt"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f'if [ "$2" = "-encoders" ]; then "{ffmpeg_exe}" "$@" | grep -v libsvtav1; exit 0; fi\n'
-        f'exec "{ffmpeg_exe}" "$@"\n'
-    )
-    wrapper.chmod(0o755)
+    wrapper = ffmpeg_hiding(tmp_path, ffmpeg_exe, "-encoders", "libsvtav1")
     out = tmp_path / "o.mkv"
     result = cli_subprocess(
         "encode", carphone[0], "-o", out, "-c", "svtav1", env={"VMAFTUNE_FFMPEG": str(wrapper)}

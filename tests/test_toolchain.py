@@ -11,6 +11,8 @@ import pytest
 from vmaftune.errors import ToolError
 from vmaftune.toolchain import cache_dir, locate, probe_ffmpeg, resolve, trial_encode
 
+from .conftest import ffmpeg_hiding
+
 
 def test_bundled_default_is_ffmpeg_9_with_what_we_need():
     ff = resolve()
@@ -106,13 +108,6 @@ def test_doctor_fails_when_a_needed_encoder_cannot_run(cli):
 
 
 def test_doctor_fails_without_libvmaf(cli, tmp_path, ffmpeg_exe):
-    # A real FFmpeg whose filter list lacks libvmaf, as a build without it reports.
-    wrapper = tmp_path / "ffmpeg-no-vmaf"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f'if [ "$2" = "-filters" ]; then "{ffmpeg_exe}" "$@" | grep -v libvmaf; exit 0; fi\n'
-        f'exec "{ffmpeg_exe}" "$@"\n'
-    )
-    wrapper.chmod(0o755)
+    wrapper = ffmpeg_hiding(tmp_path, ffmpeg_exe, "-filters", "libvmaf")
     result = cli("--ffmpeg", wrapper, "doctor")
     assert result.code == 4 and "filter libvmaf" in result.stderr

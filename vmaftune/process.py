@@ -56,6 +56,11 @@ def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
+def _failure(what: str, argv: Sequence[str], returncode: int, stderr: str) -> ProcessError:
+    cause = last_line(stderr) or f"exit status {returncode}"
+    return ProcessError(f"{what} failed: {cause}", argv, returncode, _tail(stderr))
+
+
 def last_line(text: str) -> str:
     """The last non-empty line of a tool's stderr, for one-line messages."""
     for line in reversed(text.strip().splitlines()):
@@ -95,12 +100,7 @@ def run(
     out = proc.stdout.decode("utf-8", errors="replace")
     err = proc.stderr.decode("utf-8", errors="replace")
     if check and proc.returncode != 0:
-        raise ProcessError(
-            f"{what} failed: {last_line(err) or f'exit status {proc.returncode}'}",
-            argv,
-            proc.returncode,
-            _tail(err),
-        )
+        raise _failure(what, argv, proc.returncode, err)
     return Completed(tuple(argv), proc.returncode, out, err)
 
 
@@ -148,12 +148,7 @@ def stream_lines(
         drainer.join(timeout=5)
     err = "\n".join(err_lines)
     if proc.returncode != 0:
-        raise ProcessError(
-            f"{what} failed: {last_line(err) or f'exit status {proc.returncode}'}",
-            argv,
-            proc.returncode,
-            _tail(err),
-        )
+        raise _failure(what, argv, proc.returncode, err)
     return Completed(tuple(argv), proc.returncode, "", err)
 
 
