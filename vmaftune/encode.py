@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import process
@@ -49,14 +49,6 @@ class EncodeResult:
     output: MediaInfo
     seconds: float
 
-    @property
-    def bytes(self) -> int:
-        return self.output.file_bytes
-
-    @property
-    def video_bitrate(self) -> float:
-        return self.output.video_bitrate
-
 
 def require_encoder(ffmpeg: FFmpeg, encoder: Encoder, pix_fmt: str) -> None:
     """Fail early, with one line, when this FFmpeg or this machine cannot run the encoder."""
@@ -90,10 +82,4 @@ def run(
         )
         encoded = probe(tmp)
     seconds = time.monotonic() - started
-    return EncodeResult(spec=spec, output=_renamed(encoded, spec.output), seconds=seconds)
-
-
-def _renamed(info: MediaInfo, path: Path) -> MediaInfo:
-    from dataclasses import replace
-
-    return replace(info, path=path)
+    return EncodeResult(spec=spec, output=replace(encoded, path=spec.output), seconds=seconds)

@@ -136,12 +136,6 @@ class ScorePlan:
         vmaf = self.options.libvmaf(log_path, shortest=self.aligned)
         return f"[0:v]{dis}[dis];[1:v]{ref}[ref];[dis][ref]{vmaf}"
 
-    @property
-    def expected_frames(self) -> int:
-        if self.aligned:
-            return min(self.reference.frame_count, self.distorted.frame_count)
-        return self.reference.frame_count
-
 
 @dataclass(frozen=True)
 class Score:
@@ -149,10 +143,6 @@ class Score:
     frames: tuple[FrameScore, ...]
     pooled: Pooled
     notes: tuple[str, ...]
-
-    @property
-    def vmaf(self) -> np.ndarray:
-        return np.array([f.vmaf for f in self.frames], dtype=np.float64)
 
     def feature_matrix(self) -> np.ndarray:
         """One row per frame: vmaf, then the canonical-6."""

@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -215,11 +215,3 @@ def _first_cause(stderr: str) -> str:
         if text:
             return text
     return ""
-
-
-def as_dict(ffmpeg: FFmpeg) -> dict[str, object]:
-    data = asdict(ffmpeg)
-    data["path"] = str(ffmpeg.path)
-    data["encoders"] = sorted(ffmpeg.encoders)
-    data["filters"] = sorted(ffmpeg.filters)
-    return data
