@@ -141,3 +141,17 @@ def test_report_never_overwrites_an_input(carphone, tmp_path):
     ref.write_bytes(carphone[0].read_bytes())
     one_line_error(cli_subprocess("score", ref, carphone[1], "--csv", ref), 2, "is the input")
     assert ref.read_bytes() == carphone[0].read_bytes()
+
+
+def test_bad_preset_and_thread_count(carphone, tmp_path):
+    out = tmp_path / "o.mp4"
+    one_line_error(
+        cli_subprocess("encode", carphone[0], "-o", out, "-c", "x264", "--preset", "ludicrous"),
+        2, "unknown preset 'ludicrous' for x264",
+    )  # fmt: skip
+    one_line_error(
+        cli_subprocess("encode", carphone[0], "-o", out, "-c", "x264", "--threads", "-1"),
+        2, "--threads must be 0",
+    )  # fmt: skip
+    one_line_error(cli_subprocess("score", *carphone, "--threads", "-2"), 2, "--threads")
+    assert list(tmp_path.iterdir()) == []
