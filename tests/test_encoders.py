@@ -82,7 +82,13 @@ def test_nvenc_and_qsv_argv_exact():
     ]  # fmt: skip
     assert encoders.get("x265").video_args(28, "fast", "yuv420p") == [
         "-c:v", "libx265", "-preset", "fast", "-crf", "28", "-pix_fmt", "yuv420p",
-        "-x265-params", "log-level=error",
+        "-x265-params", "log-level=error:info=0",
+    ]  # fmt: skip
+    assert encoders.get("x265").video_args(28, "fast", "yuv420p", threads=2)[-4:] == [
+        "-threads", "2", "-x265-params", "log-level=error:info=0:pools=2",
+    ]  # fmt: skip
+    assert encoders.get("svtav1").video_args(30, "8", "yuv420p", threads=1)[-2:] == [
+        "-svtav1-params", "lp=1",
     ]  # fmt: skip
 
 

@@ -30,6 +30,15 @@ class QualityKnob:
     fractional: bool
     # Options the knob needs to mean constant quality (NVENC: -rc vbr -b:v 0).
     extra_args: tuple[str, ...] = ()
+    # The range a target-quality search explores (narrower than what the encoder accepts:
+    # the ends are never the answer for real targets and would cost probes).
+    search_min: float = 0.0
+    search_max: float = 0.0
+
+    def grid(self, value: float) -> float:
+        """`value` snapped to the search grid (multiples of `step`) inside the search range."""
+        snapped = round(value / self.step) * self.step
+        return float(min(max(snapped, self.search_min), self.search_max))
 
     def check(self, value: float, encoder: str) -> float:
         if not self.min <= value <= self.max:
@@ -63,6 +72,12 @@ class Encoder:
     default_pix_fmt: str
     extra_args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = field(default=())
+    # Encoder-private parameters joined into one option (-x265-params a=1:b=2).
+    params_option: str = ""
+    params: tuple[str, ...] = ()
+    # How to limit the encoder to {n} threads: plain options and/or private parameters.
+    thread_args: tuple[str, ...] = ()
+    thread_params: tuple[str, ...] = ()
 
     @property
     def all_pix_fmts(self) -> tuple[str, ...]:
@@ -89,9 +104,10 @@ class Encoder:
             )
         return pix_fmt
 
-    def video_args(self, value: float, preset: str, pix_fmt: str) -> list[str]:
-        """The video encoder's part of an FFmpeg command line."""
-        return [
+    def video_args(self, value: float, preset: str, pix_fmt: str, threads: int = 0) -> list[str]:
+        """The video encoder's part of an FFmpeg command line; `threads` 0 leaves the
+        encoder's own choice (all cores)."""
+        args = [
             "-c:v", self.ffmpeg,
             self.preset_option, preset,
             self.quality.option, self.quality.render(value),
@@ -99,6 +115,13 @@ class Encoder:
             "-pix_fmt", pix_fmt,
             *self.extra_args,
         ]  # fmt: skip
+        params = list(self.params)
+        if threads > 0:
+            args += [a.format(n=threads) for a in self.thread_args]
+            params += [p.format(n=threads) for p in self.thread_params]
+        if params:
+            args += [self.params_option, ":".join(params)]
+        return args
 
 
 def data_dir(kind: str) -> Path:
@@ -122,6 +145,8 @@ def _knob(table: dict[str, Any], where: str) -> QualityKnob:
             step=float(table["step"]),
             fractional=bool(table["fractional"]),
             extra_args=tuple(table.get("extra_args", ())),
+            search_min=float(table.get("search_min", table["min"])),
+            search_max=float(table.get("search_max", table["max"])),
         )
     except KeyError as exc:
         raise InternalError(f"{where}: quality table lacks {exc}") from exc
@@ -147,12 +172,18 @@ def _encoder(table: dict[str, Any], family: str, where: str) -> Encoder:
             default_pix_fmt=str(table["default_pix_fmt"]),
             extra_args=tuple(table.get("extra_args", ())),
             env=tuple(sorted(env.items())),
+            params_option=str(table.get("params_option", "")),
+            params=tuple(table.get("params", ())),
+            thread_args=tuple(table.get("thread_args", ())),
+            thread_params=tuple(table.get("thread_params", ())),
         )
     except KeyError as exc:
         raise InternalError(f"{where}: encoder table lacks {exc}") from exc
     q = enc.quality
-    if not (q.min <= q.default <= q.max) or q.step <= 0:
+    if not (q.min <= q.search_min <= q.default <= q.search_max <= q.max) or q.step <= 0:
         raise InternalError(f"{where}: {enc.name}: inconsistent quality range")
+    if (enc.params or enc.thread_params) and not enc.params_option:
+        raise InternalError(f"{where}: {enc.name}: params without params_option")
     if enc.default_preset not in enc.presets or enc.default_pix_fmt not in enc.pix_fmts:
         raise InternalError(f"{where}: {enc.name}: default preset or pixel format not listed")
     if enc.hardware not in HARDWARE_NEEDS:

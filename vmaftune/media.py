@@ -61,6 +61,49 @@ class MediaInfo:
         return data
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """Every video frame's presentation timestamp, in display order: what a frame-exact
+    cut needs and what an output must reproduce."""
+
+    time_base: Fraction
+    pts: tuple[int, ...]
+    container_start: float  # the container's start time in seconds (FFmpeg's -ss origin)
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.pts)
+
+    def seconds(self) -> list[float]:
+        """Each frame's time from the first frame."""
+        first = self.pts[0]
+        return [float((p - first) * self.time_base) for p in self.pts]
+
+    def frame_ticks(self) -> int:
+        """The nominal length of one frame in ticks: the smallest gap between frames."""
+        gaps = [b - a for a, b in itertools.pairwise(self.pts)]
+        return max(1, min(gaps)) if gaps else max(1, round(1 / (25 * self.time_base)))
+
+    def frame_duration(self, frame: int) -> int:
+        """Ticks until the next frame (the nominal frame length for the last)."""
+        if frame + 1 < len(self.pts):
+            return self.pts[frame + 1] - self.pts[frame]
+        return self.frame_ticks()
+
+    def end_seconds(self) -> float:
+        """Where the last frame ends, from the first frame's time."""
+        return float((self.pts[-1] + self.frame_ticks() - self.pts[0]) * self.time_base)
+
+    def seek_seconds(self, frame: int) -> float | None:
+        """An FFmpeg input -ss that starts decoding output exactly at `frame`: halfway
+        between it and its predecessor, so timestamp rounding cannot pick a neighbour.
+        None for the first frame (no seek)."""
+        if frame == 0:
+            return None
+        mid = Fraction(self.pts[frame - 1] + self.pts[frame], 2) * self.time_base
+        return float(mid) - self.container_start
+
+
 def check_readable(path: Path) -> None:
     """The input errors a user can cause before any tool runs, as one-line messages."""
     if not path.exists():
@@ -158,6 +201,27 @@ def _nominal_rate(stream: object, deltas: list[int], time_base: Fraction) -> Fra
     if deltas:
         return 1 / (Fraction(sorted(deltas)[len(deltas) // 2]) * time_base)
     return Fraction(25)
+
+
+def timeline(path: Path) -> Timeline:
+    import av
+
+    check_readable(path)
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stamps = sorted(
+                p.pts if p.pts is not None else p.dts
+                for p in container.demux(stream)
+                if p.size and (p.pts is not None or p.dts is not None)
+            )
+            start = (container.start_time or 0) / 1_000_000
+            time_base = stream.time_base or Fraction(1, 1)
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise InputError(f"{path}: cannot read frame timestamps") from exc
+    if not stamps:
+        raise InputError(f"{path}: video stream has no frames")
+    return Timeline(time_base=Fraction(time_base), pts=tuple(stamps), container_start=start)
 
 
 def bit_depth(pix_fmt: str) -> int:

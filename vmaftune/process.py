@@ -113,7 +113,42 @@ def stream_lines(
     cwd: Path | None = None,
 ) -> Completed:
     """Run, handing each stdout line to `on_line` as it arrives (FFmpeg's `-progress
-    pipe:1`); stderr is drained on a thread so neither pipe can fill and block."""
+    pipe:1`)."""
+
+    def consume(stdout: IO[bytes]) -> None:
+        for line in _decoded(stdout):
+            on_line(line)
+
+    return _stream(argv, what=what, consume=consume, env=env, cwd=cwd)
+
+
+def stream_records(
+    argv: Sequence[str],
+    *,
+    what: str,
+    size: int,
+    on_record: Callable[[bytes], None],
+    env: Mapping[str, str] | None = None,
+) -> Completed:
+    """Run, handing stdout to `on_record` in fixed-size records (raw video frames); a short
+    tail is dropped."""
+
+    def consume(stdout: IO[bytes]) -> None:
+        while len(record := stdout.read(size)) == size:
+            on_record(record)
+
+    return _stream(argv, what=what, consume=consume, env=env, cwd=None)
+
+
+def _stream(
+    argv: Sequence[str],
+    *,
+    what: str,
+    consume: Callable[[IO[bytes]], None],
+    env: Mapping[str, str] | None,
+    cwd: Path | None,
+) -> Completed:
+    """stderr is drained on a thread so neither pipe can fill and block."""
     log.debug("run: %s", shlex.join(argv))
     try:
         proc = subprocess.Popen(
@@ -138,8 +173,7 @@ def stream_lines(
     drainer = threading.Thread(target=drain, daemon=True)
     drainer.start()
     try:
-        for line in _decoded(proc.stdout):
-            on_line(line)
+        consume(proc.stdout)
         proc.wait()
     finally:
         if proc.poll() is None:

@@ -84,6 +84,15 @@ class VmafOptions:
 
 
 @dataclass(frozen=True)
+class Window:
+    """A run of the reference's frames: FFmpeg input -ss `seek` (None: from the start),
+    then `frames` frames. How a shot of the source is scored without cutting it out."""
+
+    seek: float | None
+    frames: int
+
+
+@dataclass(frozen=True)
 class FrameScore:
     frame: int
     vmaf: float
@@ -129,6 +138,7 @@ class ScorePlan:
     reference_chain: tuple[str, ...]
     aligned: bool
     notes: tuple[str, ...] = field(default=())
+    window: Window | None = None
 
     def filtergraph(self, log_path: str) -> str:
         dis = ",".join(self.distorted_chain)
@@ -154,19 +164,32 @@ def same_rate(a: Fraction, b: Fraction) -> bool:
 
 
 def plan(
-    reference: MediaInfo, distorted: MediaInfo, options: VmafOptions, *, align: bool = False
+    reference: MediaInfo,
+    distorted: MediaInfo,
+    options: VmafOptions,
+    *,
+    align: bool = False,
+    window: Window | None = None,
+    compare_at: tuple[int, int] | None = None,
 ) -> ScorePlan:
+    """`window` scores the distorted against a run of the reference's frames; `compare_at`
+    scales the reference to that size instead of the distorted to the reference's."""
     options = options.checked()
     notes: list[str] = []
     dis_chain: list[str] = []
     ref_chain: list[str] = []
-    rates_differ = not same_rate(reference.frame_rate, distorted.frame_rate)
-    counts_differ = reference.frame_count != distorted.frame_count
+    ref_frames = window.frames if window else reference.frame_count
+    if window:
+        # After an input seek the reference starts at the window; trim keeps its length.
+        ref_chain.append(f"trim=end_frame={window.frames}")
+    # A window's own rate is not the whole reference's (VFR): frames pair by index anyway.
+    rates_differ = not window and not same_rate(reference.frame_rate, distorted.frame_rate)
+    counts_differ = ref_frames != distorted.frame_count
     if (rates_differ or counts_differ) and not align:
         what = []
         if counts_differ:
             what.append(
-                f"frame counts differ (reference {reference.frame_count}, distorted "
+                f"frame counts differ (reference {ref_frames}, distorted "
                 f"{distorted.frame_count})"
             )
         if rates_differ:
@@ -182,7 +205,13 @@ def plan(
             f"distorted resampled from {float(distorted.frame_rate):.3f} to "
             f"{float(rate):.3f} fps (--align)"
         )
-    if (distorted.width, distorted.height) != (reference.width, reference.height):
+    if compare_at and compare_at != (reference.width, reference.height):
+        w, h = compare_at
+        ref_chain.append(f"scale={w}:{h}:flags=bicubic")
+        notes.append(f"reference scaled from {reference.width}x{reference.height} to {w}x{h}")
+        if (distorted.width, distorted.height) != compare_at:
+            dis_chain.append(f"scale={w}:{h}:flags=bicubic")
+    elif (distorted.width, distorted.height) != (reference.width, reference.height):
         dis_chain.append(f"scale={reference.width}:{reference.height}:flags=bicubic")
         notes.append(
             f"distorted scaled from {distorted.width}x{distorted.height} to "
@@ -198,7 +227,7 @@ def plan(
             notes.append(f"distorted converted from {distorted.pix_fmt} to {target}")
     if counts_differ:
         notes.append(
-            f"scored the {min(reference.frame_count, distorted.frame_count)} common frames "
+            f"scored the {min(ref_frames, distorted.frame_count)} common frames "
             "(--align)"
         )
     # After any resampling: the stamps must describe the frames libvmaf will see.
@@ -212,6 +241,7 @@ def plan(
         reference_chain=tuple(ref_chain),
         aligned=align,
         notes=tuple(notes),
+        window=window,
     )
 
 
@@ -224,8 +254,11 @@ def _common_pix_fmt(reference: MediaInfo) -> str:
 
 
 def argv(ffmpeg: FFmpeg, score_plan: ScorePlan, log_path: str) -> list[str]:
+    window = score_plan.window
+    seek = ["-ss", f"{window.seek:.6f}"] if window and window.seek is not None else []
     return ffmpeg.argv(
         "-i", f"file:{score_plan.distorted.path.resolve()}",
+        *seek,
         "-i", f"file:{score_plan.reference.path.resolve()}",
         "-filter_complex", score_plan.filtergraph(log_path),
         "-an", "-sn", "-dn",

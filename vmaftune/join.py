@@ -1,0 +1,134 @@
+"""Join the chosen shot segments into one file without re-encoding (the `write` step).
+
+Packets are copied as they are; only their timestamps are rewritten, from the source's
+own frame timestamps: a shot's k-th frame in display order gets the source's timestamp
+of frame `shot.start + k`. Decode timestamps follow the same list, shifted back by the
+largest reorder delay of any segment, so they rise monotonically and never pass a
+presentation time. The source's audio is copied alongside, interleaved by time.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, OutputError, ToolError
+from .media import Timeline
+from .outputs import atomic_output
+from .shots import Shot
+
+
+def _video_packets(path: Path) -> list[Any]:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [p for p in container.demux(stream) if p.size]
+
+
+def _extradata(path: Path) -> bytes:
+    import av
+
+    with av.open(str(path)) as container:
+        return bytes(container.streams.video[0].codec_context.extradata or b"")
+
+
+def _pts(packet: Any) -> int:
+    return int(packet.pts if packet.pts is not None else packet.dts)
+
+
+def _reorder_delay(segments: Sequence[tuple[Shot, Path]], timeline: Timeline) -> int:
+    """The smallest shift that keeps every decode time at or before its presentation."""
+    delay = 0
+    for shot, path in segments:
+        packets = _video_packets(path)
+        if len(packets) != shot.frames:
+            raise ToolError(f"{path.name}: {len(packets)} packets for {shot.frames} frames")
+        rank = {pts: k for k, pts in enumerate(sorted(_pts(p) for p in packets))}
+        for j, packet in enumerate(packets):
+            shown = timeline.pts[shot.start + rank[_pts(packet)]]
+            decoded = timeline.pts[shot.start + j]
+            delay = max(delay, decoded - shown)
+    return delay
+
+
+def join(
+    segments: Sequence[tuple[Shot, Path]],
+    timeline: Timeline,
+    source: Path,
+    output: Path,
+    *,
+    audio: bool,
+) -> None:
+    import av
+
+    if not segments:
+        raise InputError("nothing to join: no shots")
+    headers = _extradata(segments[0][1])
+    for _, path in segments[1:]:
+        if _extradata(path) != headers:
+            raise ToolError(
+                f"{path.name}: its stream headers differ from the first shot's; the "
+                "shots cannot be joined without re-encoding"
+            )
+    delay = _reorder_delay(segments, timeline)
+    tb: Fraction = timeline.time_base
+    with atomic_output(output) as tmp:
+        try:
+            _mux(av, segments, timeline, source, tmp, delay, tb, audio)
+        except av.error.FFmpegError as exc:
+            raise OutputError(f"{output}: cannot write the joined file ({exc})") from exc
+
+
+def _mux(
+    av: Any,
+    segments: Sequence[tuple[Shot, Path]],
+    timeline: Timeline,
+    source: Path,
+    tmp: Path,
+    delay: int,
+    tb: Fraction,
+    audio: bool,
+) -> None:
+    with av.open(str(tmp), "w") as out, av.open(str(segments[0][1])) as first:
+        video = out.add_stream_from_template(first.streams.video[0], opaque=True)
+        video.time_base = tb
+        src = av.open(str(source))
+        audio_out = {}
+        try:
+            if audio:
+                for stream in src.streams.audio:
+                    audio_out[stream.index] = out.add_stream_from_template(stream, opaque=True)
+
+            def video_items() -> Iterator[tuple[float, int, Any]]:
+                for shot, path in segments:
+                    packets = _video_packets(path)
+                    rank = {pts: k for k, pts in enumerate(sorted(_pts(p) for p in packets))}
+                    for j, packet in enumerate(packets):
+                        shown = shot.start + rank[_pts(packet)]
+                        packet.pts = timeline.pts[shown]
+                        packet.dts = timeline.pts[shot.start + j] - delay
+                        # Until the next frame: the muxer takes the file's length from it.
+                        packet.duration = timeline.frame_duration(shown)
+                        packet.time_base = tb
+                        packet.stream = video
+                        yield float(packet.dts * tb), 0, packet
+
+            def audio_items() -> Iterator[tuple[float, int, Any]]:
+                if not audio_out:
+                    return
+                for packet in src.demux([src.streams[i] for i in audio_out]):
+                    if not packet.size or packet.dts is None:
+                        continue
+                    when = float(packet.dts * packet.time_base)
+                    packet.stream = audio_out[packet.stream.index]
+                    yield when, 1, packet
+
+            merged = heapq.merge(video_items(), audio_items(), key=lambda item: item[:2])
+            for _, _, packet in merged:
+                out.mux(packet)
+        finally:
+            src.close()

@@ -1,0 +1,287 @@
+"""Per-shot target-quality encoding: for each shot, probe settings (encode the shot, score
+it against the source shot) until the search says stop, in parallel across shots, with
+every finished probe recorded in the journal so a killed run resumes where it stopped.
+
+Shots are cut frame-exactly from the source with an input seek halfway between the
+shot's first frame and its predecessor, then `-frames:v`; each shot is its own encode, so
+each starts on a keyframe. Segments are Matroska (any codec, timestamps kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import process, search
+from .encoders import Encoder
+from .errors import InternalError, OutputError, ToolError
+from .journal import Journal
+from .media import MediaInfo, Timeline, probe
+from .outputs import atomic_output
+from .score import Pooled, VmafOptions, Window, plan
+from .score import run as run_score
+from .search import Point, Target
+from .shots import Shot
+from .toolchain import FFmpeg
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything one per-shot run depends on."""
+
+    source: MediaInfo
+    timeline: Timeline
+    encoder: Encoder
+    preset: str
+    pix_fmt: str
+    target: Target
+    vmaf: VmafOptions
+    threads: int = 0  # encoder threads per shot; 0: the encoder's choice
+    scale: tuple[int, int] | None = None  # a ladder rung's size; None: the source's
+    score_at: str = "source"  # ladder: "source" upscales the encode, "rung" scales the source
+
+    def run_key(self, ffmpeg: FFmpeg, extra: dict[str, Any]) -> str:
+        """Covers what changes a result. Threads do not: a resumed run may use other
+        --jobs and keep the work already done."""
+        stat = self.source.path.stat()
+        identity = {
+            "source": str(self.source.path.resolve()),
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "ffmpeg": ffmpeg.version,
+            "encoder": self.encoder.name,
+            "preset": self.preset,
+            "pix_fmt": self.pix_fmt,
+            "target": asdict(self.target),
+            "vmaf": {"model": self.vmaf.model, "subsample": self.vmaf.subsample},
+            "scale": self.scale,
+            "score_at": self.score_at,
+            **extra,
+        }
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Probe:
+    setting: float
+    pooled: Pooled
+    frames: int
+    bytes: int  # video bytes of the segment
+    encode_seconds: float
+    score_seconds: float
+    segment: str  # file name inside the work folder's segments/
+    resumed: bool = False  # read back from the journal, not encoded by this run
+
+    def point(self, pool: str) -> Point:
+        return Point(self.setting, self.pooled.get(pool))
+
+    def record(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("resumed")
+        return data
+
+    @staticmethod
+    def from_record(data: dict[str, Any]) -> Probe:
+        return Probe(**{**data, "pooled": Pooled(**data["pooled"]), "resumed": True})
+
+
+@dataclass(frozen=True)
+class ShotResult:
+    shot: Shot
+    chosen: Probe
+    probes: tuple[Probe, ...]  # in the order they were measured
+    verdict: str
+
+
+# Events, in the order a shot produces them; handed to one callback, never concurrently.
+@dataclass(frozen=True)
+class ShotStart:
+    shot: Shot
+
+
+@dataclass(frozen=True)
+class ProbeStart:
+    shot: Shot
+    setting: float
+
+
+@dataclass(frozen=True)
+class ProbeDone:
+    shot: Shot
+    probe: Probe
+
+
+@dataclass(frozen=True)
+class ShotDone:
+    result: ShotResult
+
+
+Event = ShotStart | ProbeStart | ProbeDone | ShotDone
+
+
+@dataclass
+class WorkDir:
+    """`OUT.vmaftune-work/` beside the output: journal.sqlite and segments/."""
+
+    path: Path
+    journal: Journal = field(init=False)
+
+    @staticmethod
+    def beside(output: Path) -> Path:
+        return output.parent / f"{output.name}.vmaftune-work"
+
+    def open(self, run_key: str) -> WorkDir:
+        try:
+            (self.path / "segments").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot create the work folder ({exc})") from exc
+        # Half-written segments of a killed run: never recorded, so never trusted.
+        for stale in (self.path / "segments").glob(".*.partial*"):
+            stale.unlink(missing_ok=True)
+        self.journal = Journal(self.path / "journal.sqlite", run_key)
+        if not self.journal.resumed:
+            for old in (self.path / "segments").iterdir():
+                old.unlink(missing_ok=True)
+        return self
+
+    def segment(self, shot: Shot, encoder: Encoder, setting: float) -> Path:
+        value = encoder.quality.render(setting)
+        return self.path / "segments" / f"shot{shot.index:05d}-{encoder.quality.name}{value}.mkv"
+
+    def remove(self) -> None:
+        self.journal.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def encode_argv(ffmpeg: FFmpeg, job: Job, shot: Shot, setting: float, dest: Path) -> list[str]:
+    seek = job.timeline.seek_seconds(shot.start)
+    scale = ["-vf", f"scale={job.scale[0]}:{job.scale[1]}:flags=bicubic"] if job.scale else []
+    return ffmpeg.argv(
+        "-y",
+        *(["-ss", f"{seek:.6f}"] if seek is not None else []),
+        "-i", f"file:{job.source.path.resolve()}",
+        "-map", "0:v:0", "-an", "-sn", "-dn",
+        "-frames:v", str(shot.frames),
+        "-fps_mode", "passthrough",
+        *scale,
+        *job.encoder.video_args(setting, job.preset, job.pix_fmt, job.threads),
+        f"file:{dest}",
+    )  # fmt: skip
+
+
+def measure(ffmpeg: FFmpeg, job: Job, shot: Shot, setting: float, work: WorkDir) -> Probe:
+    """One probe: encode the shot at `setting`, check it is frame-exact, score it."""
+    dest = work.segment(shot, job.encoder, setting)
+    started = time.monotonic()
+    with atomic_output(dest) as tmp:
+        process.run(
+            encode_argv(ffmpeg, job, shot, setting, tmp),
+            what=f"encode of shot {shot.index} with {job.encoder.name}",
+            env=dict(job.encoder.env),
+        )
+        encoded = probe(tmp)
+    encoded = MediaInfo(**{**asdict(encoded), "path": dest})
+    encode_seconds = time.monotonic() - started
+    if encoded.frame_count != shot.frames:
+        raise ToolError(
+            f"shot {shot.index}: the encode holds {encoded.frame_count} frames, not "
+            f"{shot.frames}: the source could not be cut frame-exactly at "
+            f"{shot.start_time:.3f} s"
+        )
+    window = Window(job.timeline.seek_seconds(shot.start), shot.frames)
+    compare_at = job.scale if job.scale and job.score_at == "rung" else None
+    started = time.monotonic()
+    score = run_score(
+        ffmpeg, plan(job.source, encoded, job.vmaf, window=window, compare_at=compare_at)
+    )
+    return Probe(
+        setting=setting,
+        pooled=score.pooled,
+        frames=len(score.frames),
+        bytes=encoded.video_bytes,
+        encode_seconds=round(encode_seconds, 3),
+        score_seconds=round(time.monotonic() - started, 3),
+        segment=dest.name,
+    )
+
+
+def search_shot(
+    ffmpeg: FFmpeg, job: Job, shot: Shot, work: WorkDir, emit: Callable[[Event], None]
+) -> ShotResult:
+    """Replay the search over the journal's probes, measuring only what it lacks."""
+    knob = job.encoder.quality
+    known = {round(s, 6): Probe.from_record(d) for s, d in work.journal.probes(shot.index).items()}
+    emit(ShotStart(shot))
+    measured: list[Probe] = []
+    while (setting := search.next_setting(knob, [p.point(job.target.pool) for p in measured], job.target)) is not None:  # fmt: skip  # noqa: E501
+        found = known.get(round(setting, 6))
+        if found is None or not (work.path / "segments" / found.segment).exists():
+            emit(ProbeStart(shot, setting))
+            found = measure(ffmpeg, job, shot, setting, work)
+            work.journal.add_probe(shot.index, setting, found.record())
+        measured.append(found)
+        emit(ProbeDone(shot, found))
+    best, verdict = search.choose([p.point(job.target.pool) for p in measured], job.target, knob)
+    chosen = next(p for p in measured if p.setting == best.setting)
+    result = ShotResult(shot=shot, chosen=chosen, probes=tuple(measured), verdict=verdict)
+    work.journal.finish_shot(shot.index, {"setting": chosen.setting, "verdict": verdict})
+    emit(ShotDone(result))
+    return result
+
+
+def run_shots(
+    ffmpeg: FFmpeg,
+    job: Job,
+    shots: Sequence[Shot],
+    work: WorkDir,
+    *,
+    jobs: int,
+    on_event: Callable[[Event], None],
+    keep_probes: bool = False,
+) -> list[ShotResult]:
+    """All shots, `jobs` at a time, longest first so the last ones to finish are short.
+    Segments of probes that were not chosen are removed unless `keep_probes`."""
+    lock = threading.Lock()
+
+    def emit(event: Event) -> None:
+        with lock:
+            on_event(event)
+
+    def one(shot: Shot) -> ShotResult:
+        result = search_shot(ffmpeg, job, shot, work, emit)
+        if not keep_probes:
+            for p in result.probes:
+                if p.segment != result.chosen.segment:
+                    (work.path / "segments" / p.segment).unlink(missing_ok=True)
+        return result
+
+    order = sorted(shots, key=lambda s: (-s.frames, s.index))
+    results: dict[int, ShotResult] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="shot") as pool:
+        futures = {pool.submit(one, s): s for s in order}
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in done:
+            if future.exception() is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise future.exception()  # type: ignore[misc]
+        for future, shot in futures.items():
+            results[shot.index] = future.result()
+    if len(results) != len(shots):
+        raise InternalError("a shot was lost between the workers")
+    return [results[s.index] for s in shots]
+
+
+def threads_per_job(jobs: int) -> int:
+    """Divide the cores between parallel shots; one shot alone keeps the encoder's own
+    choice (all cores)."""
+    cores = os.cpu_count() or 1
+    return 0 if jobs <= 1 else max(1, cores // jobs)
