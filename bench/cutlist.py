@@ -41,6 +41,7 @@ def build(ffmpeg: FFmpeg, pieces: list[Piece], output: Path) -> list[Transition]
         )
     truth: list[Transition] = []
     acc, length = "p0", pieces[0].frames
+
     def inner(p: Piece, at: int) -> None:
         truth.extend(
             Transition(at + c - p.start, at + c - p.start, "hard")
@@ -69,12 +70,20 @@ def build(ffmpeg: FFmpeg, pieces: list[Piece], output: Path) -> list[Transition]
     inputs = [arg for p in pieces for arg in ("-i", f"file:{p.path}")]
     process.run(
         ffmpeg.argv(
-            "-y", *inputs,
-            "-filter_complex", ";".join(parts),
-            "-map", f"[{acc}]",
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "16",
+            "-y",
+            *inputs,
+            "-filter_complex",
+            ";".join(parts),
+            "-map",
+            f"[{acc}]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "16",
             f"file:{output}",
-        ),  # fmt: skip
+        ),
         what="building the cut-list video",
     )
     return sorted(truth, key=lambda t: t.first)
@@ -87,9 +96,7 @@ def score(found: list[int], truth: list[Transition], tolerance: int = 2) -> tupl
     unmatched = list(truth)
     tp = fp = 0
     for f in sorted(found):
-        hit = next(
-            (t for t in unmatched if t.first - tolerance <= f <= t.last + tolerance), None
-        )
+        hit = next((t for t in unmatched if t.first - tolerance <= f <= t.last + tolerance), None)
         if hit is None:
             fp += 1
         else:

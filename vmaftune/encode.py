@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 
 from . import process
@@ -83,3 +86,34 @@ def run(
         encoded = probe(tmp)
     seconds = time.monotonic() - started
     return EncodeResult(spec=spec, output=replace(encoded, path=spec.output), seconds=seconds)
+
+
+@cache
+def encoder_version(ffmpeg: FFmpeg, encoder: Encoder) -> str:
+    """The encoder library's own version string, read from what it writes into a tiny
+    encode (x264 and x265 stamp it into the stream, SVT-AV1 logs it); FFmpeg's name for
+    the encoder when the library does not say."""
+    if not encoder.version_regex:
+        return encoder.ffmpeg
+    with tempfile.TemporaryDirectory(prefix="vmaftune-version-") as work:
+        dest = Path(work) / "v.mkv"
+        done = process.run(
+            ffmpeg.argv(
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=s=64x64:r=25:d=0.08",
+                *encoder.video_args(
+                    encoder.quality.default, encoder.default_preset, encoder.default_pix_fmt
+                ),
+                *encoder.version_args,
+                f"file:{dest}",
+            ),
+            what=f"version check of {encoder.name}",
+            env={**dict(encoder.env), **dict(encoder.version_env)},
+            check=False,
+            timeout=60,
+        )
+        data = dest.read_bytes().decode("latin-1") if dest.exists() else ""
+    found = re.search(encoder.version_regex, data + "\n" + done.stderr)
+    return found.group(0).strip() if found else encoder.ffmpeg

@@ -78,6 +78,11 @@ class Encoder:
     # How to limit the encoder to {n} threads: plain options and/or private parameters.
     thread_args: tuple[str, ...] = ()
     thread_params: tuple[str, ...] = ()
+    # Where the library's version shows in a tiny encode (its bytes and its stderr), with
+    # the options and environment that make it show.
+    version_regex: str = ""
+    version_args: tuple[str, ...] = ()
+    version_env: tuple[tuple[str, str], ...] = ()
 
     @property
     def all_pix_fmts(self) -> tuple[str, ...]:
@@ -176,6 +181,9 @@ def _encoder(table: dict[str, Any], family: str, where: str) -> Encoder:
             params=tuple(table.get("params", ())),
             thread_args=tuple(table.get("thread_args", ())),
             thread_params=tuple(table.get("thread_params", ())),
+            version_regex=str(table.get("version_regex", "")),
+            version_args=tuple(table.get("version_args", ())),
+            version_env=tuple(sorted(table.get("version_env", {}).items())),
         )
     except KeyError as exc:
         raise InternalError(f"{where}: encoder table lacks {exc}") from exc

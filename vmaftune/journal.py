@@ -43,7 +43,7 @@ class Journal:
             with self._lock:
                 self._db.execute("BEGIN")
                 for table in ("meta", "shots", "probes", "done"):
-                    self._db.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
+                    self._db.execute(f"DELETE FROM {table}")
                 self._db.execute("INSERT INTO meta VALUES ('run', ?)", (run_key,))
                 self._db.execute("COMMIT")
 

@@ -210,11 +210,12 @@ def timeline(path: Path) -> Timeline:
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            stamps = sorted(
-                p.pts if p.pts is not None else p.dts
-                for p in container.demux(stream)
-                if p.size and (p.pts is not None or p.dts is not None)
-            )
+            stamps: list[int] = []
+            for packet in container.demux(stream):
+                ts = packet.pts if packet.pts is not None else packet.dts
+                if packet.size and ts is not None:
+                    stamps.append(int(ts))
+            stamps.sort()
             start = (container.start_time or 0) / 1_000_000
             time_base = stream.time_base or Fraction(1, 1)
     except (av.error.FFmpegError, IndexError) as exc:

@@ -51,6 +51,10 @@ def atomic_output(output: Path) -> Iterator[Path]:
         raise OutputError(f"{output.parent}: cannot write there ({exc.strerror or exc})") from exc
     os.close(fd)
     tmp = Path(name)
+    # mkstemp makes the file private (0600); give it the mode a plain create would have.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         os.replace(tmp, output)

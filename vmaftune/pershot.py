@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +189,7 @@ def measure(ffmpeg: FFmpeg, job: Job, shot: Shot, setting: float, work: WorkDir)
             env=dict(job.encoder.env),
         )
         encoded = probe(tmp)
-    encoded = MediaInfo(**{**asdict(encoded), "path": dest})
+    encoded = replace(encoded, path=dest)
     encode_seconds = time.monotonic() - started
     if encoded.frame_count != shot.frames:
         raise ToolError(

@@ -189,8 +189,7 @@ def plan(
         what = []
         if counts_differ:
             what.append(
-                f"frame counts differ (reference {ref_frames}, distorted "
-                f"{distorted.frame_count})"
+                f"frame counts differ (reference {ref_frames}, distorted {distorted.frame_count})"
             )
         if rates_differ:
             what.append(
@@ -226,10 +225,7 @@ def plan(
         if distorted.pix_fmt != reference.pix_fmt:
             notes.append(f"distorted converted from {distorted.pix_fmt} to {target}")
     if counts_differ:
-        notes.append(
-            f"scored the {min(ref_frames, distorted.frame_count)} common frames "
-            "(--align)"
-        )
+        notes.append(f"scored the {min(ref_frames, distorted.frame_count)} common frames (--align)")
     # After any resampling: the stamps must describe the frames libvmaf will see.
     dis_chain.append(INDEX_STAMPS)
     ref_chain.append(INDEX_STAMPS)

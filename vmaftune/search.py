@@ -39,9 +39,7 @@ class Target:
         if self.pool not in POOLS:
             raise UsageError(f"unknown --pool {self.pool!r}; choose from {', '.join(POOLS)}")
         if self.method not in METHODS:
-            raise UsageError(
-                f"unknown --search {self.method!r}; choose from {', '.join(METHODS)}"
-            )
+            raise UsageError(f"unknown --search {self.method!r}; choose from {', '.join(METHODS)}")
         return self
 
 

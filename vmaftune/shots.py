@@ -16,6 +16,7 @@ shots longer than the maximum are split into equal parts.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -87,12 +88,21 @@ def thumbnails(ffmpeg: FFmpeg, media: MediaInfo) -> np.ndarray:
     frames: list[bytes] = []
     process.stream_records(
         ffmpeg.argv(
-            "-i", f"file:{media.path.resolve()}",
-            "-map", "0:v:0", "-an", "-sn", "-dn",
-            "-fps_mode", "passthrough",
-            "-vf", f"scale={THUMB_W}:{THUMB_H}:flags=area,format=gray",
-            "-f", "rawvideo", "pipe:1",
-        ),  # fmt: skip
+            "-i",
+            f"file:{media.path.resolve()}",
+            "-map",
+            "0:v:0",
+            "-an",
+            "-sn",
+            "-dn",
+            "-fps_mode",
+            "passthrough",
+            "-vf",
+            f"scale={THUMB_W}:{THUMB_H}:flags=area,format=gray",
+            "-f",
+            "rawvideo",
+            "pipe:1",
+        ),
         what="shot detection",
         size=size,
         on_record=frames.append,
@@ -108,7 +118,8 @@ def thumbnails(ffmpeg: FFmpeg, media: MediaInfo) -> np.ndarray:
 def _histograms(thumbs: np.ndarray) -> np.ndarray:
     flat = thumbs.reshape(len(thumbs), -1) // (256 // _BINS)
     counts = np.stack([np.bincount(row, minlength=_BINS) for row in flat]).astype(np.float64)
-    return counts / flat.shape[1]
+    hist: np.ndarray = counts / flat.shape[1]
+    return hist
 
 
 def _hist_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -174,9 +185,7 @@ def _gradual(pix: np.ndarray, rate: float, hard: Sequence[int]) -> list[Cut]:
     return merged
 
 
-def shots_from_cuts(
-    cuts: Sequence[Cut], timeline: Timeline, options: ShotOptions
-) -> list[Shot]:
+def shots_from_cuts(cuts: Sequence[Cut], timeline: Timeline, options: ShotOptions) -> list[Shot]:
     """Shots between the cuts, each at least `min_seconds` (weaker cuts dropped first) and
     at most `max_seconds` long (longer runs split into equal parts)."""
     n = timeline.frame_count
@@ -202,11 +211,11 @@ def shots_from_cuts(
         del kept[weakest.frame]
     bounds = [0, *sorted(kept), n]
     shots: list[Shot] = []
-    for a, z in zip(bounds, bounds[1:], strict=False):
+    for a, z in itertools.pairwise(bounds):
         kind = "start" if a == 0 else kept[a].kind
         parts = max(1, int(np.ceil((at(z) - at(a)) / options.max_seconds - 1e-9)))
         edges = [a + round(k * (z - a) / parts) for k in range(parts + 1)]
-        for k, (s, e) in enumerate(zip(edges, edges[1:], strict=False)):
+        for k, (s, e) in enumerate(itertools.pairwise(edges)):
             shots.append(
                 Shot(
                     index=len(shots),
@@ -220,7 +229,9 @@ def shots_from_cuts(
     return shots
 
 
-def detect(ffmpeg: FFmpeg, media: MediaInfo, timeline: Timeline, options: ShotOptions) -> list[Shot]:
+def detect(
+    ffmpeg: FFmpeg, media: MediaInfo, timeline: Timeline, options: ShotOptions
+) -> list[Shot]:
     options = options.checked()
     if media.duration < options.min_seconds:
         raise InputError(
@@ -235,4 +246,3 @@ def detect(ffmpeg: FFmpeg, media: MediaInfo, timeline: Timeline, options: ShotOp
         )
     cuts = find_cuts(thumbs, float(media.frame_rate), options)
     return shots_from_cuts(cuts, timeline, options)
-

@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover - older Typer on real click
 
 from .. import __version__
 from ..errors import InternalError, VmaftuneError
-from . import doctor, encode, encoders, probe, score
+from . import doctor, encode, encoders, probe, score, shots
 from .common import Settings
 
 app = typer.Typer(
@@ -64,6 +64,7 @@ app.command("doctor")(doctor.command)
 app.command("encoders")(encoders.command)
 app.command("probe")(probe.command)
 app.command("score")(score.command)
+app.command("shots")(shots.command)
 app.command("encode")(encode.command)
 
 

@@ -11,12 +11,17 @@ from rich.table import Table
 
 from .. import encode as encoding
 from .. import encoders
+from ..errors import UsageError
 from ..media import probe
 from ..outputs import check_output
 from ..progress import Progress
 from ..score import DEFAULT_MODEL, POOLS, VmafOptions, score_files
+from ..search import Target
+from ..shots import ShotOptions
+from . import target
 from .common import emit, err, out, settings
 from .progress_view import frame_progress
+from .shots import MaxShot, MinShot
 
 
 def command(
@@ -45,10 +50,46 @@ def command(
     model: Annotated[str, typer.Option(help="VMAF model for the score.")] = DEFAULT_MODEL,
     threads: Annotated[int, typer.Option(help="libvmaf threads; 0 = one per core.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="NDJSON events on stdout.")] = False,
+    target_vmaf: Annotated[
+        float | None,
+        typer.Option(
+            "--target-vmaf",
+            "-t",
+            help="Per-shot mode: for each shot, the cheapest setting whose pooled VMAF "
+            "reaches this target.",
+        ),
+    ] = None,
+    pool: Annotated[str, typer.Option(help="Per-shot pooling: mean, harmonic, p5, min.")] = (
+        "mean"
+    ),
+    tolerance: Annotated[
+        float, typer.Option(help="Stop once a shot is at most this far above the target.")
+    ] = 0.5,
+    search_method: Annotated[
+        str, typer.Option("--search", help="interpolate or bisect.")
+    ] = "interpolate",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Shots at once; 0 = cores.")] = 0,
+    keep_work: Annotated[
+        bool, typer.Option("--keep-work", help="Keep the work folder and every segment.")
+    ] = False,
+    min_shot: MinShot = 1.0,
+    max_shot: MaxShot = 10.0,
 ) -> None:
-    """Encode INPUT with one quality setting; report size, bitrate and VMAF. OUT is written
-    under a temporary name and renamed when complete."""
+    """Encode INPUT with one quality setting, or per shot to a target VMAF (--target-vmaf);
+    report size, bitrate and VMAF. OUT is written under a temporary name and renamed when
+    complete."""
     encoder = encoders.get(codec)
+    if target_vmaf is not None:
+        if crf is not None:
+            raise UsageError("--crf and --target-vmaf exclude each other")
+        request = target.Request(
+            input=input, output=output, encoder=encoder, preset=encoder.pick_preset(preset),
+            pix_fmt=pix_fmt, target=Target(target_vmaf, tolerance, pool, search_method),
+            shots=ShotOptions(min_shot, max_shot), model=model, jobs=jobs,
+            keep_work=keep_work, force=force, audio=audio, as_json=as_json,
+        )  # fmt: skip
+        target.run(settings(ctx).ffmpeg(), request)
+        return
     value = encoder.quality.check(encoder.quality.default if crf is None else crf, encoder.name)
     chosen_preset = encoder.pick_preset(preset)
     options = VmafOptions(model=model, threads=threads).checked()

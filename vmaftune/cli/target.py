@@ -1,0 +1,248 @@
+"""`vmaftune encode --target-vmaf`: per-shot search, joined output, sidecars.
+
+Flow: probe → shots (or the journal's) → per-shot search in parallel → join in the work
+folder → whole-file VMAF → sidecars → rename onto OUT → remove the work folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from .. import encode as encoding
+from .. import join, pershot, sidecar
+from ..encoders import Encoder
+from ..errors import ToolError, UsageError
+from ..media import probe, timeline
+from ..outputs import atomic_output, check_output
+from ..pershot import Event, ProbeDone, ProbeStart, ShotDone, ShotStart
+from ..score import VmafOptions, score_files
+from ..search import Target
+from ..shots import Shot, ShotOptions, detect
+from ..toolchain import FFmpeg
+from .common import emit, err, out
+from .progress_view import frame_progress
+
+
+@dataclass(frozen=True)
+class Request:
+    input: Path
+    output: Path
+    encoder: Encoder
+    preset: str
+    pix_fmt: str | None
+    target: Target
+    shots: ShotOptions
+    model: str
+    jobs: int
+    keep_work: bool
+    force: bool
+    audio: bool
+    as_json: bool
+
+
+def run(ffmpeg: FFmpeg, req: Request) -> None:
+    started = time.monotonic()
+    target = req.target.checked()
+    shot_options = req.shots.checked()
+    if req.jobs < 0:
+        raise UsageError("--jobs must be 0 (one per core) or more")
+    check_output(req.output, [req.input], force=req.force)
+    source = probe(req.input)
+    frames = timeline(req.input)
+    pix_fmt = req.encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
+    encoding.require_encoder(ffmpeg, req.encoder, pix_fmt)
+    if not ffmpeg.has_filter("libvmaf"):
+        raise ToolError(f"{ffmpeg.path} was built without libvmaf; use the bundled FFmpeg")
+    jobs = req.jobs or os.cpu_count() or 1
+    threads = pershot.threads_per_job(jobs)
+    job = pershot.Job(
+        source=source,
+        timeline=frames,
+        encoder=req.encoder,
+        preset=req.preset,
+        pix_fmt=pix_fmt,
+        target=target,
+        vmaf=VmafOptions(model=req.model, threads=threads).checked(),
+        threads=threads,
+    )
+    key = job.run_key(ffmpeg, {"shots": [shot_options.min_seconds, shot_options.max_seconds,
+                                         shot_options.sensitivity]})  # fmt: skip
+    work = pershot.WorkDir(pershot.WorkDir.beside(req.output)).open(key)
+    if work.journal.resumed and not req.as_json:
+        err.print(f"resuming from {work.path}", markup=False)
+    saved = work.journal.shots()
+    if saved is None:
+        shots = detect(ffmpeg, source, frames, shot_options)
+        work.journal.save_shots([_shot_dict(s) for s in shots])
+    else:
+        shots = [Shot(**s) for s in saved]
+    if req.as_json:
+        emit({"type": "shots", "count": len(shots), "frames": source.frame_count,
+              "jobs": jobs, "resumed": work.journal.resumed})  # fmt: skip
+    view = LiveView(shots, enabled=err.is_terminal)
+    with view:
+        results = pershot.run_shots(
+            ffmpeg, job, shots, work, jobs=min(jobs, len(shots)),
+            on_event=_fan_out(view.update, _ndjson if req.as_json else None),
+            keep_probes=req.keep_work,
+        )  # fmt: skip
+    joined = work.path / f"joined{req.output.suffix}"
+    join.join(
+        [(r.shot, work.path / "segments" / r.chosen.segment) for r in results],
+        frames, req.input, joined, audio=req.audio and source.has_audio,
+    )  # fmt: skip
+    encoded = probe(joined)
+    with frame_progress("VMAF", source.frame_count) as bar:
+        whole = score_files(ffmpeg, source, encoded, job.vmaf, on_progress=bar)
+    facts = sidecar.RunFacts(
+        command=tuple(["vmaftune", *sys.argv[1:]]),
+        source=source,
+        output=replace(encoded, path=req.output),
+        whole=whole.pooled,
+        encoder=req.encoder,
+        encoder_version=encoding.encoder_version(ffmpeg, req.encoder),
+        preset=req.preset,
+        pix_fmt=pix_fmt,
+        target=target,
+        model=req.model,
+        seconds=time.monotonic() - started,
+    )
+    doc = sidecar.document(facts, results)
+    json_path, csv_path = sidecar.paths(req.output)
+    for path, text in ((json_path, _json(doc)), (csv_path, sidecar.table(results))):
+        with atomic_output(path) as tmp:
+            tmp.write_text(text)
+    os.replace(joined, req.output)
+    if req.keep_work:
+        work.journal.close()
+    else:
+        work.remove()
+    below = [r for r in results if r.verdict == "UNREACHABLE"]
+    for r in below:
+        err.print(f"warning: shot {r.shot.index} cannot reach VMAF {target.vmaf:g} with "
+                  f"{req.encoder.name} (best {r.chosen.pooled.get(target.pool):.2f})",
+                  markup=False)  # fmt: skip
+    if req.as_json:
+        emit({"type": "done", "output": str(req.output), **doc["totals"],
+              "bytes": doc["output"]["bytes"], "video_bitrate": doc["output"]["video_bitrate"],
+              "frames": doc["output"]["frames"], "vmaf": doc["output"]["vmaf"],
+              "sidecars": [str(json_path), str(csv_path)]})  # fmt: skip
+        return
+    _summary(req, doc)
+
+
+def _json(doc: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def _shot_dict(s: Shot) -> dict[str, Any]:
+    return {"index": s.index, "start": s.start, "end": s.end, "start_time": s.start_time,
+            "end_time": s.end_time, "cut": s.cut}  # fmt: skip
+
+
+def _ndjson(event: Event) -> None:
+    match event:
+        case ShotStart(shot=s):
+            emit({"type": "shot-start", "shot": s.index, "start_frame": s.start,
+                  "end_frame": s.end, "start_time": round(s.start_time, 6),
+                  "end_time": round(s.end_time, 6)})  # fmt: skip
+        case ProbeStart(shot=s, setting=v):
+            emit({"type": "probe-start", "shot": s.index, "setting": v})
+        case ProbeDone(shot=s, probe=p):
+            emit({"type": "probe-done", "shot": s.index, **sidecar._probe(p)})
+        case ShotDone(result=r):
+            rec = sidecar.shot_record(r)
+            rec.pop("probes")
+            emit({"type": "shot-done", "shot": rec.pop("index"), **rec,
+                  "probes": len(r.probes)})  # fmt: skip
+
+
+def _fan_out(*hooks: Callable[[Event], None] | None) -> Callable[[Event], None]:
+    live = [h for h in hooks if h is not None]
+
+    def call(event: Event) -> None:
+        for h in live:
+            h(event)
+
+    return call
+
+
+class LiveView:
+    """Per-shot state on stderr: running shots with their current probe, the count done,
+    and an ETA from the frames finished so far."""
+
+    def __init__(self, shots: list[Shot], *, enabled: bool) -> None:
+        self.shots = {s.index: s for s in shots}
+        self.total = sum(s.frames for s in shots)
+        self.state: dict[int, str] = {}
+        self.done_frames = 0
+        self.done = 0
+        self.started = time.monotonic()
+        self.live = Live(console=err, transient=True, refresh_per_second=4) if enabled else None
+
+    def __enter__(self) -> LiveView:
+        if self.live:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live:
+            self.live.__exit__(None, None, None)
+
+    def update(self, event: Event) -> None:
+        match event:
+            case ShotStart(shot=s):
+                self.state[s.index] = "starting"
+            case ProbeStart(shot=s, setting=v):
+                self.state[s.index] = f"encoding {v:g}"
+            case ProbeDone(shot=s, probe=p):
+                note = " (journal)" if p.resumed else ""
+                self.state[s.index] = f"{p.setting:g} → {p.pooled.mean:.2f}{note}"
+            case ShotDone(result=r):
+                self.state.pop(r.shot.index, None)
+                self.done += 1
+                self.done_frames += r.shot.frames
+        if self.live:
+            self.live.update(self.render())
+
+    def render(self) -> Group:
+        elapsed = time.monotonic() - self.started
+        eta = ""
+        if self.done_frames:
+            rest = elapsed * (self.total - self.done_frames) / self.done_frames
+            eta = f", about {rest:.0f} s left"
+        head = Text(f"shots {self.done}/{len(self.shots)}, {elapsed:.0f} s{eta}")
+        table = Table(box=None, show_header=True)
+        table.add_column("shot", justify="right")
+        table.add_column("frames", justify="right")
+        table.add_column("probe")
+        for index, state in sorted(self.state.items()):
+            table.add_row(str(index), str(self.shots[index].frames), state)
+        return Group(head, table)
+
+
+def _summary(req: Request, doc: dict[str, Any]) -> None:
+    o, t = doc["output"], doc["totals"]
+    table = Table(show_header=False, box=None, title=req.output.name)
+    table.add_row("encoder", f"{req.encoder.name} preset {req.preset}, target VMAF "
+                  f"{req.target.vmaf:g} ({req.target.pool})")  # fmt: skip
+    table.add_row("shots", f"{t['shots']} ({t['probes']} probes, {t['encodes']} encoded now)")
+    table.add_row("size", f"{o['bytes'] / 1e6:.3f} MB, {o['video_bitrate'] / 1000:.1f} kb/s")
+    v = o["vmaf"]
+    table.add_row("VMAF", f"mean {v['mean']:.2f}  harmonic {v['harmonic_mean']:.2f}  "
+                  f"p5 {v['p5']:.2f}  min {v['min']:.2f}")  # fmt: skip
+    table.add_row("sidecars", ", ".join(str(p.name) for p in sidecar.paths(req.output)))
+    table.add_row("time", f"{t['seconds']:.1f} s")
+    out.print(table)
