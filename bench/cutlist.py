@@ -30,8 +30,10 @@ class Transition:
     kind: str  # "hard" or "gradual"
 
 
-def build(ffmpeg: FFmpeg, pieces: list[Piece], output: Path) -> list[Transition]:
-    w, h = SIZE
+def build(
+    ffmpeg: FFmpeg, pieces: list[Piece], output: Path, size: tuple[int, int] = SIZE
+) -> list[Transition]:
+    w, h = size
     parts: list[str] = []
     for i, p in enumerate(pieces):
         parts.append(

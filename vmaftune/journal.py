@@ -40,12 +40,14 @@ class Journal:
             raise OutputError(f"{path}: cannot use the run journal ({exc})") from exc
         self.resumed = row is not None and row[0] == run_key
         if not self.resumed:
-            with self._lock:
+            try:
                 self._db.execute("BEGIN")
                 for table in ("meta", "shots", "probes", "done"):
                     self._db.execute(f"DELETE FROM {table}")
                 self._db.execute("INSERT INTO meta VALUES ('run', ?)", (run_key,))
                 self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise OutputError(f"{path}: cannot write the run journal ({exc})") from exc
 
     def close(self) -> None:
         self._db.close()
@@ -59,7 +61,10 @@ class Journal:
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return list(self._db.execute(sql, args).fetchall())
+            try:
+                return list(self._db.execute(sql, args).fetchall())
+            except sqlite3.Error as exc:
+                raise OutputError(f"cannot read the run journal ({exc})") from exc
 
     def save_shots(self, shots: list[dict[str, Any]]) -> None:
         self._write("INSERT INTO shots VALUES ('run', ?)", (json.dumps(shots),))

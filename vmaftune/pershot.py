@@ -224,7 +224,7 @@ def search_shot(
     measured: list[Probe] = []
     while (setting := search.next_setting(knob, [p.point(job.target.pool) for p in measured], job.target)) is not None:  # fmt: skip  # noqa: E501
         found = known.get(round(setting, 6))
-        if found is None or not (work.path / "segments" / found.segment).exists():
+        if found is None:
             emit(ProbeStart(shot, setting))
             found = measure(ffmpeg, job, shot, setting, work)
             work.journal.add_probe(shot.index, setting, found.record())
@@ -232,6 +232,11 @@ def search_shot(
         emit(ProbeDone(shot, found))
     best, verdict = search.choose([p.point(job.target.pool) for p in measured], job.target, knob)
     chosen = next(p for p in measured if p.setting == best.setting)
+    if not (work.path / "segments" / chosen.segment).exists():
+        # Its segment was lost (removed by hand): the one encode the join cannot do without.
+        emit(ProbeStart(shot, chosen.setting))
+        chosen = measure(ffmpeg, job, shot, chosen.setting, work)
+        work.journal.add_probe(shot.index, chosen.setting, chosen.record())
     result = ShotResult(shot=shot, chosen=chosen, probes=tuple(measured), verdict=verdict)
     work.journal.finish_shot(shot.index, {"setting": chosen.setting, "verdict": verdict})
     emit(ShotDone(result))

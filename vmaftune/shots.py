@@ -124,7 +124,8 @@ def _histograms(thumbs: np.ndarray) -> np.ndarray:
 
 def _hist_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Half the L1 distance: 0 for equal histograms, 1 for disjoint ones."""
-    return 0.5 * np.abs(a - b).sum(axis=-1)
+    distance: np.ndarray = 0.5 * np.abs(a - b).sum(axis=-1)
+    return distance
 
 
 def _local_median(values: np.ndarray, radius: int) -> np.ndarray:
@@ -179,7 +180,7 @@ def _gradual(pix: np.ndarray, rate: float, hard: Sequence[int]) -> list[Cut]:
     merged: list[Cut] = []
     reach = max(4, round(rate))  # the longest window: one transition, one cut
     for cut in sorted(found, key=lambda c: -c.strength):
-        near_hard = any(abs(cut.frame - c) <= reach for c in hard)
+        near_hard = any(abs(cut.frame - c) <= reach // 4 for c in hard)
         if not near_hard and all(abs(cut.frame - m.frame) > reach for m in merged):
             merged.append(cut)
     return merged

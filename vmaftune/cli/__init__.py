@@ -3,6 +3,7 @@ error to one line on stderr and a documented exit code (see vmaftune.errors)."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import traceback
@@ -17,7 +18,7 @@ except ImportError:  # pragma: no cover - older Typer on real click
     from click import ClickException  # type: ignore[no-redef,import-not-found]
 
 from .. import __version__
-from ..errors import InternalError, VmaftuneError
+from ..errors import InternalError, OutputError, VmaftuneError
 from . import doctor, encode, encoders, probe, score, shots
 from .common import Settings
 
@@ -96,6 +97,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            where = f"{exc.filename}: " if exc.filename else ""
+            _say(f"vmaftune: error: {where}{exc.strerror}: free some space and run again")
+            return OutputError.exit_code
+        raise
     except Exception as exc:
         _say(f"vmaftune: internal error: {type(exc).__name__}: {exc}")
         if verbose:

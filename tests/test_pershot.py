@@ -1,0 +1,181 @@
+"""Per-shot target-quality encoding end to end: real shots, real x264 encodes, real
+libvmaf, checked shot by shot with a stock libvmaf run of our own."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vmaftune import media
+
+from .conftest import cli_subprocess, ffmpeg_hiding
+
+TARGET = 90.0
+BASE = ("-c", "x264", "--preset", "veryfast", "--target-vmaf", str(TARGET))
+
+
+def stock_vmaf(ffmpeg_exe: str, dis: Path, ref: Path, start: int, end: int, log: Path) -> float:
+    """Stock libvmaf on frames [start, end) of both files, nothing of ours involved."""
+    trim = f"trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS"
+    subprocess.run(
+        [ffmpeg_exe, "-hide_banner", "-loglevel", "error", "-i", str(dis), "-i", str(ref),
+         "-lavfi", f"[0:v]{trim}[d];[1:v]{trim}[r];[d][r]libvmaf=log_fmt=json:log_path={log}",
+         "-f", "null", "-"],
+        check=True,
+    )  # fmt: skip
+    return float(json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"])
+
+
+@pytest.fixture(scope="module")
+def encoded(cut_clip, tmp_path_factory):  # type: ignore[no-untyped-def]
+    src = cut_clip[0]
+    out = tmp_path_factory.mktemp("target") / "out.mp4"
+    result = cli_subprocess("encode", src, "-o", out, *BASE, "--json")
+    assert result.code == 0, result.stderr
+    return src, out, result
+
+
+def test_every_shot_meets_the_target(encoded, ffmpeg_exe, tmp_path):
+    src, out, _ = encoded
+    doc = json.loads(Path(f"{out}.shots.json").read_text())
+    assert doc["schema"] == "vmaftune.shots/1"
+    assert len(doc["shots"]) >= 4
+    for shot in doc["shots"]:
+        score = stock_vmaf(ffmpeg_exe, out, src, shot["start_frame"], shot["end_frame"],
+                           tmp_path / f"s{shot['index']}.json")  # fmt: skip
+        assert score >= TARGET, shot
+        # Our recorded score is what stock libvmaf says for that shot.
+        assert score == pytest.approx(shot["vmaf"]["mean"], abs=0.01)
+        assert shot["verdict"] == "SEARCH"
+        assert shot["vmaf"]["mean"] <= TARGET + 0.5 or len(shot["probes"]) > 1
+
+
+def test_output_keeps_every_frame_and_timestamp(encoded):
+    src, out, _ = encoded
+    a, b = media.timeline(src), media.timeline(out)
+    assert b.frame_count == a.frame_count
+    tick = float(max(a.time_base, b.time_base))
+    assert max(abs(x - y) for x, y in zip(a.seconds(), b.seconds(), strict=True)) <= tick / 2
+    # Keyframes exactly at shot starts (and maybe inside shots), never elsewhere missing.
+    doc = json.loads(Path(f"{out}.shots.json").read_text())
+    keyframes = _keyframes(out)
+    assert {s["start_frame"] for s in doc["shots"]} <= keyframes
+
+
+def _keyframes(path: Path) -> set[int]:
+    import av
+
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        pts = sorted((p.pts, p.is_keyframe) for p in c.demux(stream) if p.size)
+    return {i for i, (_, key) in enumerate(pts) if key}
+
+
+def test_sidecars_events_and_cleanup(encoded):
+    src, out, result = encoded
+    doc = json.loads(Path(f"{out}.shots.json").read_text())
+    rows = Path(f"{out}.shots.csv").read_text().splitlines()
+    assert len(rows) == len(doc["shots"]) + 1
+    assert doc["encoder"]["version"].startswith("x264 - core")
+    assert doc["command"][:2] == ["vmaftune", "encode"]
+    types = [e["type"] for e in result.ndjson()]
+    assert {"shot-start", "probe-done", "shot-done", "done"} <= set(types)
+    assert types[-1] == "done"
+    done = result.ndjson()[-1]
+    assert done["vmaf"]["mean"] >= TARGET - 1
+    assert done["frames"] == media.probe(src).frame_count
+    assert not (out.parent / f"{out.name}.vmaftune-work").exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(
+        [out.name, f"{out.name}.shots.json", f"{out.name}.shots.csv"]
+    )
+
+
+def test_kill_9_then_resume_redoes_nothing(cut_clip, tmp_path):
+    src = cut_clip[0]
+    out = tmp_path / "out.mp4"
+    argv = [sys.executable, "-m", "vmaftune", "encode", str(src), "-o", str(out), *BASE,
+            "--json", "--jobs", "1"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, start_new_session=True)  # fmt: skip
+    assert proc.stdout is not None
+    before = []
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["type"] == "probe-done":
+            before.append((event["shot"], event["setting"]))
+            if len(before) == 3:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+    proc.wait()
+    assert len(before) == 3
+    assert not out.exists()
+    assert (tmp_path / "out.mp4.vmaftune-work" / "journal.sqlite").exists()
+    again = cli_subprocess(*argv[3:])
+    assert again.code == 0, again.stderr
+    events = again.ndjson()
+    started = {(e["shot"], e["setting"]) for e in events if e["type"] == "probe-start"}
+    resumed = {
+        (e["shot"], e["setting"]) for e in events if e["type"] == "probe-done" and e["resumed"]
+    }
+    assert set(before) <= resumed
+    assert not started & set(before)
+    # The same OUT as the same command never interrupted (same bitstream, same stamps).
+    (tmp_path / "fresh").mkdir()
+    fresh = tmp_path / "fresh" / "out.mp4"
+    assert cli_subprocess("encode", src, "-o", fresh, *argv[7:]).code == 0
+    assert _packets(out) == _packets(fresh)
+
+
+def _packets(path: Path) -> list[tuple[int, int, bytes]]:
+    import av
+
+    with av.open(str(path)) as c:
+        return [(p.pts, p.dts, bytes(p)) for p in c.demux(c.streams.video[0]) if p.size]
+
+
+def test_bad_target_inputs(cli, cut_clip, tmp_path, ffmpeg_exe):
+    src = cut_clip[0]
+    out = tmp_path / "o.mp4"
+    r = cli("encode", src, "-o", out, "-c", "x264", "--target-vmaf", "101")
+    assert r.code == 2 and "outside 0..100" in r.stderr
+    r = cli("encode", src, "-o", out, "-c", "x264", "--target-vmaf", "90", "--crf", "20")
+    assert r.code == 2 and "exclude" in r.stderr
+    short = tmp_path / "short.mp4"
+    subprocess.run([ffmpeg_exe, "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=s=160x90:r=25:d=0.6", str(short)], check=True)  # fmt: skip
+    r = cli("encode", short, "-o", out, "-c", "x264", "--target-vmaf", "90")
+    assert r.code == 3 and "shorter than one shot" in r.stderr
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(os.urandom(4096))
+    r = cli("encode", junk, "-o", out, "-c", "x264", "--target-vmaf", "90")
+    assert r.code == 3
+    no_x264 = ffmpeg_hiding(tmp_path, ffmpeg_exe, "-encoders", "libx264")
+    r = cli_subprocess("--ffmpeg", no_x264, "encode", src, "-o", out, "-c", "x264",
+                       "--target-vmaf", "90")  # fmt: skip
+    assert r.code == 4 and "no libx264 encoder" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_full_disk_fails_in_one_line_without_output(cut_clip, tmp_path):
+    src = cut_clip[0]
+    out = tmp_path / "o.mp4"
+
+    def small_disk() -> None:  # every file this run writes stops at 64 KiB
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "vmaftune", "encode", str(src), "-o", str(out), *BASE],
+        capture_output=True, text=True, preexec_fn=small_disk, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode in (3, 4), proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
