@@ -21,6 +21,7 @@ class Piece:
     frames: int
     fade_in: int = 0  # frames of cross-fade from the previous piece; 0 for a hard cut
     cuts: tuple[int, ...] = ()  # the source's own cuts (source frame numbers, checked by eye)
+    transition: str = "fade"  # xfade transition for fade_in: fade, fadeblack, dissolve
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def build(
         if p.fade_in:
             offset = length - p.fade_in
             parts.append(
-                f"[{acc}][p{i}]xfade=transition=fade:duration={p.fade_in / RATE}:"
+                f"[{acc}][p{i}]xfade=transition={p.transition}:duration={p.fade_in / RATE}:"
                 f"offset={offset / RATE},fps={RATE}[{out}]"
             )
             truth.append(Transition(offset, offset + p.fade_in - 1, "gradual"))
