@@ -29,6 +29,8 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/score_overhead.py
+	$(BIN)/python bench/shots_accuracy.py
+	$(BIN)/python bench/pershot.py
 
 clean:
 	rm -rf $(VENV) build dist demo-x264.mp4 *.egg-info .pytest_cache .mypy_cache .ruff_cache
