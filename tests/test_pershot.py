@@ -179,3 +179,22 @@ def test_full_disk_fails_in_one_line_without_output(cut_clip, tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (("--pool", "p50"), "unknown --pool"),
+        (("--search", "newton"), "unknown --search"),
+        (("--tolerance", "0"), "--tolerance"),
+        (("--jobs", "-1"), "--jobs"),
+        (("--min-shot", "0"), "--min-shot"),
+        (("--min-shot", "4", "--max-shot", "5"), "--max-shot"),
+    ],
+)
+def test_bad_target_options_fail_in_one_line(cli, cut_clip, tmp_path, option, message):
+    out = tmp_path / "o.mp4"
+    r = cli("encode", cut_clip[0], "-o", out, "-c", "x264", "--target-vmaf", "90", *option)
+    assert r.code == 2, r.stderr
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
