@@ -117,6 +117,15 @@ def check_readable(path: Path) -> None:
 
 
 def probe(path: Path) -> MediaInfo:
+    return read(path)[0]
+
+
+def timeline(path: Path) -> Timeline:
+    return read(path)[1]
+
+
+def read(path: Path) -> tuple[MediaInfo, Timeline]:
+    """The file's summary and its frame timestamps, from one demux pass."""
     import av  # heavy import; only commands that read media pay for it
 
     check_readable(path)
@@ -173,7 +182,7 @@ def probe(path: Path) -> MediaInfo:
         transfer_id = int(getattr(ctx, "color_trc", 2) or 2)
         transfer = _TRANSFER_NAMES.get(transfer_id, f"transfer-{transfer_id}")
         pix_fmt = ctx.format.name
-        return MediaInfo(
+        info = MediaInfo(
             path=path,
             container=container.format.name,
             codec=ctx.name,
@@ -191,6 +200,8 @@ def probe(path: Path) -> MediaInfo:
             video_bytes=video_bytes,
             file_bytes=path.stat().st_size,
         )
+        start = (container.start_time or 0) / 1_000_000
+        return info, Timeline(Fraction(time_base), tuple(timestamps), start)
 
 
 def _nominal_rate(stream: object, deltas: list[int], time_base: Fraction) -> Fraction:
@@ -201,28 +212,6 @@ def _nominal_rate(stream: object, deltas: list[int], time_base: Fraction) -> Fra
     if deltas:
         return 1 / (Fraction(sorted(deltas)[len(deltas) // 2]) * time_base)
     return Fraction(25)
-
-
-def timeline(path: Path) -> Timeline:
-    import av
-
-    check_readable(path)
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            stamps: list[int] = []
-            for packet in container.demux(stream):
-                ts = packet.pts if packet.pts is not None else packet.dts
-                if packet.size and ts is not None:
-                    stamps.append(int(ts))
-            stamps.sort()
-            start = (container.start_time or 0) / 1_000_000
-            time_base = stream.time_base or Fraction(1, 1)
-    except (av.error.FFmpegError, IndexError) as exc:
-        raise InputError(f"{path}: cannot read frame timestamps") from exc
-    if not stamps:
-        raise InputError(f"{path}: video stream has no frames")
-    return Timeline(time_base=Fraction(time_base), pts=tuple(stamps), container_start=start)
 
 
 def bit_depth(pix_fmt: str) -> int:

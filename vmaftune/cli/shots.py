@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..media import probe, timeline
+from ..media import read
 from ..shots import ShotOptions, detect
 from .common import out, settings
 
@@ -33,8 +33,8 @@ def command(
     """Detect shots: hard cuts and cross-fades from frame differences, bounded by the
     minimum and maximum shot length."""
     options = ShotOptions(min_shot, max_shot, sensitivity).checked()
-    media = probe(input)
-    found = detect(settings(ctx).ffmpeg(), media, timeline(input), options)
+    media, frames = read(input)
+    found = detect(settings(ctx).ffmpeg(), media, frames, options)
     rows = [
         {"index": s.index, "start_frame": s.start, "end_frame": s.end, "frames": s.frames,
          "start_time": round(s.start_time, 6), "end_time": round(s.end_time, 6),

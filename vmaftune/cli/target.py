@@ -22,7 +22,7 @@ from .. import encode as encoding
 from .. import join, pershot, sidecar
 from ..encoders import Encoder
 from ..errors import ToolError, UsageError
-from ..media import probe, timeline
+from ..media import probe, read
 from ..outputs import atomic_output, check_output
 from ..pershot import Event, ProbeDone, ProbeStart, ShotDone, ShotStart
 from ..score import VmafOptions, score_files
@@ -57,8 +57,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     if req.jobs < 0:
         raise UsageError("--jobs must be 0 (one per core) or more")
     check_output(req.output, [req.input], force=req.force)
-    source = probe(req.input)
-    frames = timeline(req.input)
+    source, frames = read(req.input)
     pix_fmt = req.encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
     encoding.require_encoder(ffmpeg, req.encoder, pix_fmt)
     if not ffmpeg.has_filter("libvmaf"):
