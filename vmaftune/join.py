@@ -40,6 +40,12 @@ def _pts(packet: Any) -> int:
     return int(packet.pts if packet.pts is not None else packet.dts)
 
 
+def _display_ranks(packets: Sequence[Any]) -> list[int]:
+    """Each packet's place in display order, in decode order."""
+    order = {pts: k for k, pts in enumerate(sorted(_pts(p) for p in packets))}
+    return [order[_pts(p)] for p in packets]
+
+
 def _reorder_delay(segments: Sequence[tuple[Shot, Path]], timeline: Timeline) -> int:
     """The smallest shift that keeps every decode time at or before its presentation."""
     delay = 0
@@ -47,9 +53,8 @@ def _reorder_delay(segments: Sequence[tuple[Shot, Path]], timeline: Timeline) ->
         packets = _video_packets(path)
         if len(packets) != shot.frames:
             raise ToolError(f"{path.name}: {len(packets)} packets for {shot.frames} frames")
-        rank = {pts: k for k, pts in enumerate(sorted(_pts(p) for p in packets))}
-        for j, packet in enumerate(packets):
-            shown = timeline.pts[shot.start + rank[_pts(packet)]]
+        for j, rank in enumerate(_display_ranks(packets)):
+            shown = timeline.pts[shot.start + rank]
             decoded = timeline.pts[shot.start + j]
             delay = max(delay, decoded - shown)
     return delay
@@ -106,9 +111,9 @@ def _mux(
             def video_items() -> Iterator[tuple[float, int, Any]]:
                 for shot, path in segments:
                     packets = _video_packets(path)
-                    rank = {pts: k for k, pts in enumerate(sorted(_pts(p) for p in packets))}
+                    ranks = _display_ranks(packets)
                     for j, packet in enumerate(packets):
-                        shown = shot.start + rank[_pts(packet)]
+                        shown = shot.start + ranks[j]
                         packet.pts = timeline.pts[shown]
                         packet.dts = timeline.pts[shot.start + j] - delay
                         # Until the next frame: the muxer takes the file's length from it.

@@ -19,7 +19,7 @@ from ..score import DEFAULT_MODEL, POOLS, VmafOptions, score_files
 from ..search import Target
 from ..shots import ShotOptions
 from . import target
-from .common import emit, err, out, settings
+from .common import emit, err, fan_out, out, settings
 from .progress_view import frame_progress
 from .shots import MaxShot, MinShot
 
@@ -109,7 +109,7 @@ def command(
     )
     total = source.frame_count
 
-    def progress_event(stage: str) -> ProgressHook:
+    def progress_event(stage: str) -> Callable[[Progress], None]:
         def send(p: Progress) -> None:
             emit({"type": "progress", "stage": stage, "frame": p.frame, "total": total,
                   "out_time": p.out_time, "speed": p.speed})  # fmt: skip
@@ -121,7 +121,7 @@ def command(
               "encoder": encoder.name, encoder.quality.name: value, "preset": chosen_preset,
               "pix_fmt": chosen_pix_fmt, "frames": total})  # fmt: skip
     with frame_progress("encode", total) as bar:
-        hook = _both(bar, progress_event("encode") if as_json else None)
+        hook = fan_out(bar, progress_event("encode") if as_json else None)
         result = encoding.run(ffmpeg, spec, on_progress=hook)
     encoded = result.output
     summary = {
@@ -137,7 +137,7 @@ def command(
     pooled = None
     if vmaf:
         with frame_progress("VMAF", total) as bar:
-            hook = _both(bar, progress_event("score") if as_json else None)
+            hook = fan_out(bar, progress_event("score") if as_json else None)
             score = score_files(ffmpeg, source, encoded, options, on_progress=hook)
         pooled = {name: score.pooled.get(name) for name in POOLS}
         for note in score.notes:
@@ -155,16 +155,3 @@ def command(
     if pooled:
         table.add_row("VMAF", "  ".join(f"{k} {v:.2f}" for k, v in pooled.items()))
     out.print(table)
-
-
-ProgressHook = Callable[[Progress], None]
-
-
-def _both(*hooks: ProgressHook | None) -> ProgressHook:
-    live = [h for h in hooks if h is not None]
-
-    def call(p: Progress) -> None:
-        for h in live:
-            h(p)
-
-    return call

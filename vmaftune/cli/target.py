@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from ..score import VmafOptions, score_files
 from ..search import Target
 from ..shots import Shot, ShotOptions, detect
 from ..toolchain import FFmpeg
-from .common import emit, err, out
+from .common import emit, err, fan_out, out
 from .progress_view import frame_progress
 
 
@@ -92,7 +91,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     with view:
         results = pershot.run_shots(
             ffmpeg, job, shots, work, jobs=min(jobs, len(shots)),
-            on_event=_fan_out(view.update, _ndjson if req.as_json else None),
+            on_event=fan_out(view.update, _ndjson if req.as_json else None),
             keep_probes=req.keep_work,
         )  # fmt: skip
     joined = work.path / f"joined{req.output.suffix}"
@@ -166,16 +165,6 @@ def _ndjson(event: Event) -> None:
             rec.pop("probes")
             emit({"type": "shot-done", "shot": rec.pop("index"), **rec,
                   "probes": len(r.probes)})  # fmt: skip
-
-
-def _fan_out(*hooks: Callable[[Event], None] | None) -> Callable[[Event], None]:
-    live = [h for h in hooks if h is not None]
-
-    def call(event: Event) -> None:
-        for h in live:
-            h(event)
-
-    return call
 
 
 class LiveView:
