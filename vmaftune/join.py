@@ -46,7 +46,7 @@ def _display_ranks(packets: Sequence[Any]) -> list[int]:
     return [order[_pts(p)] for p in packets]
 
 
-def _reorder_delay(segments: Sequence[tuple[Shot, Path]], timeline: Timeline) -> int:
+def reorder_delay(segments: Sequence[tuple[Shot, Path]], timeline: Timeline) -> int:
     """The smallest shift that keeps every decode time at or before its presentation."""
     delay = 0
     for shot, path in segments:
@@ -60,6 +60,43 @@ def _reorder_delay(segments: Sequence[tuple[Shot, Path]], timeline: Timeline) ->
     return delay
 
 
+def check_headers(segments: Sequence[tuple[Shot, Path]]) -> bytes:
+    """The segments' shared stream headers; refuses segments that do not share them."""
+    if not segments:
+        raise InputError("nothing to join: no shots")
+    headers = _extradata(segments[0][1])
+    for _, path in segments[1:]:
+        if _extradata(path) != headers:
+            raise ToolError(
+                f"{path.name}: its stream headers differ from the first shot's; the "
+                "shots cannot be joined without re-encoding"
+            )
+    return headers
+
+
+def retimed(
+    segments: Sequence[tuple[Shot, Path]], timeline: Timeline, delay: int | None = None
+) -> Iterator[tuple[Shot, Any]]:
+    """Every video packet of the segments in decode order, with the source's timestamps
+    (time base: the timeline's), each with the shot it belongs to. `delay` (ticks from
+    decode to presentation) defaults to the segments' own; files that must line up with
+    each other (a ladder's rungs) share the largest."""
+    if delay is None:
+        delay = reorder_delay(segments, timeline)
+    tb: Fraction = timeline.time_base
+    for shot, path in segments:
+        packets = _video_packets(path)
+        ranks = _display_ranks(packets)
+        for j, packet in enumerate(packets):
+            shown = shot.start + ranks[j]
+            packet.pts = timeline.pts[shown]
+            packet.dts = timeline.pts[shot.start + j] - delay
+            # Until the next frame: the muxer takes the file's length from it.
+            packet.duration = timeline.frame_duration(shown)
+            packet.time_base = tb
+            yield shot, packet
+
+
 def join(
     segments: Sequence[tuple[Shot, Path]],
     timeline: Timeline,
@@ -70,20 +107,10 @@ def join(
 ) -> None:
     import av
 
-    if not segments:
-        raise InputError("nothing to join: no shots")
-    headers = _extradata(segments[0][1])
-    for _, path in segments[1:]:
-        if _extradata(path) != headers:
-            raise ToolError(
-                f"{path.name}: its stream headers differ from the first shot's; the "
-                "shots cannot be joined without re-encoding"
-            )
-    delay = _reorder_delay(segments, timeline)
-    tb: Fraction = timeline.time_base
+    check_headers(segments)
     with atomic_output(output) as tmp:
         try:
-            _mux(av, segments, timeline, source, tmp, delay, tb, audio)
+            _mux(av, segments, timeline, source, tmp, audio)
         except av.error.FFmpegError as exc:
             raise OutputError(f"{output}: cannot write the joined file ({exc})") from exc
 
@@ -94,13 +121,11 @@ def _mux(
     timeline: Timeline,
     source: Path,
     tmp: Path,
-    delay: int,
-    tb: Fraction,
     audio: bool,
 ) -> None:
     with av.open(str(tmp), "w") as out, av.open(str(segments[0][1])) as first:
         video = out.add_stream_from_template(first.streams.video[0], opaque=True)
-        video.time_base = tb
+        video.time_base = timeline.time_base
         src = av.open(str(source))
         audio_out = {}
         try:
@@ -109,18 +134,9 @@ def _mux(
                     audio_out[stream.index] = out.add_stream_from_template(stream, opaque=True)
 
             def video_items() -> Iterator[tuple[float, int, Any]]:
-                for shot, path in segments:
-                    packets = _video_packets(path)
-                    ranks = _display_ranks(packets)
-                    for j, packet in enumerate(packets):
-                        shown = shot.start + ranks[j]
-                        packet.pts = timeline.pts[shown]
-                        packet.dts = timeline.pts[shot.start + j] - delay
-                        # Until the next frame: the muxer takes the file's length from it.
-                        packet.duration = timeline.frame_duration(shown)
-                        packet.time_base = tb
-                        packet.stream = video
-                        yield float(packet.dts * tb), 0, packet
+                for _, packet in retimed(segments, timeline):
+                    packet.stream = video
+                    yield float(packet.dts * packet.time_base), 0, packet
 
             def audio_items() -> Iterator[tuple[float, int, Any]]:
                 if not audio_out:

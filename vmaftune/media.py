@@ -13,6 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
 
@@ -46,6 +47,7 @@ class MediaInfo:
     has_audio: bool
     video_bytes: int  # sum of the video packets' sizes
     file_bytes: int
+    sample_aspect: Fraction = Fraction(1)  # pixel shape; 1 when the file does not say
 
     @property
     def video_bitrate(self) -> float:
@@ -58,6 +60,7 @@ class MediaInfo:
         data["frame_rate"] = float(self.frame_rate)
         data["frame_rate_fraction"] = f"{self.frame_rate.numerator}/{self.frame_rate.denominator}"
         data["video_bitrate"] = round(self.video_bitrate)
+        data["sample_aspect"] = f"{self.sample_aspect.numerator}:{self.sample_aspect.denominator}"
         return data
 
 
@@ -199,9 +202,15 @@ def read(path: Path) -> tuple[MediaInfo, Timeline]:
             has_audio=bool(container.streams.audio),
             video_bytes=video_bytes,
             file_bytes=path.stat().st_size,
+            sample_aspect=_sample_aspect(stream),
         )
         start = (container.start_time or 0) / 1_000_000
         return info, Timeline(Fraction(time_base), tuple(timestamps), start)
+
+
+def _sample_aspect(stream: Any) -> Fraction:
+    sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+    return Fraction(sar) if sar and sar > 0 else Fraction(1)
 
 
 def _nominal_rate(stream: object, deltas: list[int], time_base: Fraction) -> Fraction:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -26,7 +27,10 @@ def check_output(output: Path, inputs: Iterable[Path], *, force: bool) -> None:
         raise OutputError(f"{output}: is a folder; give a file name")
     if output.exists() and not force:
         raise OutputError(f"{output}: exists; pass --force to replace it")
-    folder = output.parent
+    _check_writable(output.parent)
+
+
+def _check_writable(folder: Path) -> None:
     if not folder.exists():
         raise OutputError(f"{folder}: output folder does not exist")
     if not folder.is_dir():
@@ -60,3 +64,42 @@ def atomic_output(output: Path) -> Iterator[Path]:
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_folder(output: Path, inputs: Iterable[Path], *, force: bool) -> None:
+    """Refuse an output folder that holds an input, or that has content without --force."""
+    for source in inputs:
+        if source.resolve().is_relative_to(output.resolve()):
+            raise UsageError(f"{output}: holds the input; choose another output folder")
+    if output.exists() and not output.is_dir():
+        raise OutputError(f"{output}: exists and is not a folder")
+    if output.is_dir() and any(output.iterdir()) and not force:
+        raise OutputError(f"{output}: exists and is not empty; pass --force to replace it")
+    _check_writable(output.parent)
+
+
+@contextlib.contextmanager
+def atomic_folder(output: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside `output`; when the block succeeds it takes the
+    place of `output` (an old one is removed only after the new one is in place)."""
+    try:
+        tmp = Path(
+            tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
+        )
+    except OSError as exc:
+        raise OutputError(f"{output.parent}: cannot write there ({exc.strerror or exc})") from exc
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    try:
+        yield tmp
+        old = None
+        if output.exists():
+            old = output.parent / f"{tmp.name}.old"
+            os.replace(output, old)
+        os.replace(tmp, output)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -164,7 +164,10 @@ class WorkDir:
 
 def encode_argv(ffmpeg: FFmpeg, job: Job, shot: Shot, setting: float, dest: Path) -> list[str]:
     seek = job.timeline.seek_seconds(shot.start)
-    scale = ["-vf", f"scale={job.scale[0]}:{job.scale[1]}:flags=bicubic"] if job.scale else []
+    # Rungs are square-pixel: the size already carries the source's display aspect.
+    scale = (
+        ["-vf", f"scale={job.scale[0]}:{job.scale[1]}:flags=bicubic,setsar=1"] if job.scale else []
+    )
     return ffmpeg.argv(
         "-y",
         *(["-ss", f"{seek:.6f}"] if seek is not None else []),

@@ -42,7 +42,7 @@ def _vmaf(p: Pooled) -> dict[str, float]:
     }
 
 
-def _probe(p: Probe) -> dict[str, Any]:
+def probe_record(p: Probe) -> dict[str, Any]:
     return {
         "setting": p.setting,
         "vmaf": _vmaf(p.pooled),
@@ -71,7 +71,7 @@ def shot_record(r: ShotResult) -> dict[str, Any]:
         "bytes": c.bytes,
         "bits": bits,
         "bitrate": round(bits / s.duration) if s.duration > 0 else 0,
-        "probes": [_probe(p) for p in r.probes],
+        "probes": [probe_record(p) for p in r.probes],
     }
 
 

@@ -81,7 +81,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     saved = work.journal.shots()
     if saved is None:
         shots = detect(ffmpeg, source, frames, shot_options)
-        work.journal.save_shots([_shot_dict(s) for s in shots])
+        work.journal.save_shots([shot_dict(s) for s in shots])
     else:
         shots = [Shot(**s) for s in saved]
     if req.as_json:
@@ -145,33 +145,40 @@ def _json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def _shot_dict(s: Shot) -> dict[str, Any]:
+def shot_dict(s: Shot) -> dict[str, Any]:
     return {"index": s.index, "start": s.start, "end": s.end, "start_time": s.start_time,
             "end_time": s.end_time, "cut": s.cut}  # fmt: skip
 
 
-def _ndjson(event: Event) -> None:
+def event_record(event: Event) -> dict[str, Any]:
+    """An event as its NDJSON object (documented in docs/cli.md)."""
     match event:
         case ShotStart(shot=s):
-            emit({"type": "shot-start", "shot": s.index, "start_frame": s.start,
-                  "end_frame": s.end, "start_time": round(s.start_time, 6),
-                  "end_time": round(s.end_time, 6)})  # fmt: skip
+            return {"type": "shot-start", "shot": s.index, "start_frame": s.start,
+                    "end_frame": s.end, "start_time": round(s.start_time, 6),
+                    "end_time": round(s.end_time, 6)}  # fmt: skip
         case ProbeStart(shot=s, setting=v):
-            emit({"type": "probe-start", "shot": s.index, "setting": v})
+            return {"type": "probe-start", "shot": s.index, "setting": v}
         case ProbeDone(shot=s, probe=p):
-            emit({"type": "probe-done", "shot": s.index, **sidecar._probe(p)})
+            return {"type": "probe-done", "shot": s.index, **sidecar.probe_record(p)}
         case ShotDone(result=r):
             rec = sidecar.shot_record(r)
             rec.pop("probes")
-            emit({"type": "shot-done", "shot": rec.pop("index"), **rec,
-                  "probes": len(r.probes)})  # fmt: skip
+            return {"type": "shot-done", "shot": rec.pop("index"), **rec,
+                    "probes": len(r.probes)}  # fmt: skip
+    raise AssertionError(event)
+
+
+def _ndjson(event: Event) -> None:
+    emit(event_record(event))
 
 
 class LiveView:
     """Per-shot state on stderr: running shots with their current probe, the count done,
     and an ETA from the frames finished so far."""
 
-    def __init__(self, shots: list[Shot], *, enabled: bool) -> None:
+    def __init__(self, shots: list[Shot], *, enabled: bool, label: str = "") -> None:
+        self.label = f"{label}: " if label else ""
         self.shots = {s.index: s for s in shots}
         self.total = sum(s.frames for s in shots)
         self.state: dict[int, str] = {}
@@ -211,7 +218,7 @@ class LiveView:
         if self.done_frames:
             rest = elapsed * (self.total - self.done_frames) / self.done_frames
             eta = f", about {rest:.0f} s left"
-        head = Text(f"shots {self.done}/{len(self.shots)}, {elapsed:.0f} s{eta}")
+        head = Text(f"{self.label}shots {self.done}/{len(self.shots)}, {elapsed:.0f} s{eta}")
         table = Table(box=None, show_header=True)
         table.add_column("shot", justify="right")
         table.add_column("frames", justify="right")
