@@ -31,6 +31,7 @@ bench: setup
 	$(BIN)/python bench/score_overhead.py
 	$(BIN)/python bench/shots_accuracy.py
 	$(BIN)/python bench/pershot.py
+	$(BIN)/python bench/unseen.py
 
 clean:
 	rm -rf $(VENV) build dist demo-x264.mp4 *.egg-info .pytest_cache .mypy_cache .ruff_cache

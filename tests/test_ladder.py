@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.stock import stock_vmaf
 from vmaftune import hls, media
 from vmaftune.errors import ToolError
 
@@ -63,7 +64,7 @@ def test_ffmpeg_reads_back_every_rung(ladder, ffmpeg_exe):
 def test_segments_are_shots_starting_on_keyframes(ladder, tmp_path):
     import av
 
-    src, out, _ = ladder
+    _, out, _ = ladder
     doc = json.loads((out / "ladder.json").read_text())
     starts = [[s["start_frame"] for s in r["shots"]] for r in doc["rungs"]]
     assert starts[0] == starts[1] and len(starts[0]) >= 3
@@ -96,16 +97,8 @@ def test_every_shot_meets_its_rung_target_with_stock_libvmaf(ladder, ffmpeg_exe,
         alone.write_bytes(
             (folder / hls.INIT).read_bytes() + (folder / shot["segment"]).read_bytes()
         )
-        log = tmp_path / f"shot{shot['index']}.json"
-        trim = f"trim=start_frame={shot['start_frame']}:end_frame={shot['end_frame']}"
-        subprocess.run(
-            [ffmpeg_exe, "-hide_banner", "-loglevel", "error", "-i", str(alone), "-i", str(src),
-             "-lavfi", f"[0:v]scale=320:180:flags=bicubic,setpts=PTS-STARTPTS[d];"
-             f"[1:v]{trim},setpts=PTS-STARTPTS[r];[d][r]libvmaf=log_fmt=json:log_path={log}",
-             "-f", "null", "-"],
-            check=True,
-        )  # fmt: skip
-        score = json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"]
+        score = stock_vmaf(ffmpeg_exe, alone, src, shot["start_frame"], shot["end_frame"],
+                           dis_trimmed=True, upscale=(320, 180))  # fmt: skip
         assert score >= rung["target_vmaf"], shot
         assert score == pytest.approx(shot["vmaf"]["mean"], abs=0.05)
 

@@ -60,6 +60,11 @@ def test_unreachable_and_capped():
     points, best, verdict = run(knob, lambda s: 80 - 0.1 * s, Target(95.0))
     assert verdict == search.UNREACHABLE
     assert best.setting == min(p.setting for p in points) == knob.min
+    # Scores flatten near the floor: the cheapest setting within tolerance of the best.
+    points, best, verdict = run(knob, lambda s: 85 - 0.002 * s * s, Target(95.0))
+    assert verdict == search.UNREACHABLE
+    near = [p.setting for p in points if p.score >= 85 - 0.5]
+    assert best.setting == max(near) > min(p.setting for p in points) == knob.min
     points, best, verdict = run(knob, lambda s: 99.9, Target(50.0))
     assert verdict == search.CAPPED and best.setting == knob.search_max
 

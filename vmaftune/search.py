@@ -155,7 +155,11 @@ def choose(points: Sequence[Point], target: Target, knob: QualityKnob) -> tuple[
     """The answer and its verdict once the search is over."""
     best, _ = _bracket(points, target)
     if best is None:
-        return min(points, key=lambda p: p.setting), UNREACHABLE
+        # Near the encoder's floor scores flatten while bits keep rising: take the
+        # cheapest probe within the tolerance of the best score reached.
+        top = max(p.score for p in points)
+        near = [p for p in points if p.score >= top - target.tolerance]
+        return max(near, key=lambda p: p.setting), UNREACHABLE
     if best.setting >= knob.search_max - _EPS and best.score > target.vmaf + target.tolerance:
         return best, CAPPED
     return best, PASSED
