@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup ffmpeg demo test lint bench clean
 
 setup: $(BIN)/vmaftune
 
@@ -19,7 +19,12 @@ DEMO_CLIP = $(shell $(BIN)/python -c "import importlib.util as u, pathlib as p; 
 demo: setup
 	$(BIN)/vmaftune encode "$(DEMO_CLIP)" -o demo-x264.mp4 --codec x264 --target-vmaf 93 --force
 
-test: setup
+# The patched FFmpeg (ONNX Runtime DNN backend, our filters) in build/ffmpeg; cached
+# under ~/.cache/vmaftune by the hash of every input, so a rebuild costs seconds.
+ffmpeg: setup
+	PYTHON=$(abspath $(BIN)/python) bash ffmpeg-patches/build.sh
+
+test: setup ffmpeg
 	$(BIN)/pytest -q
 
 lint: setup

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Build FFmpeg 9.0.2 with our patch series, ONNX Runtime (the DNN module's onnx backend),
+# libx264 and libx265 into build/ffmpeg. `make ffmpeg`, CI and the Docker
+# images all call this script.
+#
+# The result is cached under ~/.cache/vmaftune/ffmpeg/<key>; the key hashes every input
+# (source tarball, ONNX Runtime headers and library, the patch series, this script, the
+# compiler), so an unchanged tree rebuilds nothing.
+#
+# Environment: FFMPEG_SRC=DIR builds from an unpacked FFmpeg tree instead of the pinned
+# tarball; PYTHON names the interpreter whose onnxruntime wheel provides the library
+# (default .venv/bin/python); VMAFTUNE_CACHE the cache root; JOBS the make parallelism.
+set -euo pipefail
+shopt -s inherit_errexit
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${VMAFTUNE_CACHE:-$HOME/.cache/vmaftune}
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+JOBS=${JOBS:-$(nproc)}
+OUT=$ROOT/build/ffmpeg
+
+# Pinned sources (Debian source packages; see ffmpeg-patches/README.md).
+FFMPEG_DEB=7:9.0.2-4
+FFMPEG_TAR=ffmpeg_9.0.2.orig.tar.xz
+FFMPEG_SHA=8c3850283eb25fa026482078a04051e0be17347b09ef81a0849bec15a96e002e
+# The C API is versioned: 1.21 headers work with the newer library of the wheel. sid's
+# index has moved past 1.21, so this tarball is taken from the archive's pool directly.
+ORT_VERSION=1.21.0+dfsg
+ORT_TAR=onnxruntime_1.21.0+dfsg.orig.tar.xz
+ORT_SHA=32df1f82bd6b07b18372c0f387133214905cbde7a586b3ad83f0ed0075f80273
+# Debian 12 has no libvmaf-dev: scoring keeps using the bundled FFmpeg, and the Docker
+# image builds libvmaf from its release source.
+APT_PACKAGES="build-essential nasm pkg-config xz-utils git dpkg-dev libx264-dev libx265-dev"
+
+say() { echo "build.sh: $*" >&2; }
+die() { say "$*"; exit 1; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+install_packages() {
+    local missing=()
+    for p in $APT_PACKAGES; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return
+    [ "$(id -u)" -eq 0 ] || die "missing Debian packages: ${missing[*]} (apt-get install them)"
+    say "installing ${missing[*]}"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# The Debian archive this machine's apt already uses (no host is named here).
+mirror() {
+    local uri
+    uri=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list \
+            /etc/apt/sources.list.d/*.list 2>/dev/null \
+          | grep -v security | grep -oE 'https?://[^ ]+/debian/?' | head -1)
+    [ -n "$uri" ] || die "no Debian archive in the apt sources"
+    echo "${uri%/}"
+}
+
+# checked FILE SHA: the cached copy of FILE if its sha256 is SHA.
+cached() {
+    local dest=$CACHE/src/$1
+    [ -f "$dest" ] && [ "$(sha "$dest")" = "$2" ] && echo "$dest"
+}
+
+keep() {  # keep TMPFILE SHA: check and move into the cache
+    local file=$1 want=$2 dest=$CACHE/src/$(basename "$1")
+    [ "$(sha "$file")" = "$want" ] || die "$(basename "$file"): sha256 $(sha "$file"), expected $want"
+    mkdir -p "$CACHE/src"
+    mv "$file" "$dest"
+    echo "$dest"
+}
+
+# debsrc NAME VERSION FILE SHA: a tarball of a source package in sid's index.
+debsrc() {
+    local name=$1 version=$2 file=$3 want=$4
+    cached "$file" "$want" && return
+    if ! grep -rqs "^deb-src .* sid main" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        [ "$(id -u)" -eq 0 ] || die "no deb-src entry for sid: add one to fetch $file"
+        echo "deb-src $(mirror) sid main" > /etc/apt/sources.list.d/vmaftune-sid-src.list
+        apt-get update -q >&2
+    fi
+    local tmp
+    tmp=$(mktemp -d)
+    # The .dsc may 404 while the tarball arrives: judge by the tarball alone.
+    (cd "$tmp" && apt-get source --download-only "$name=$version" >&2) || true
+    [ -f "$tmp/$file" ] || die "could not download $file ($name=$version) from Debian"
+    keep "$tmp/$file" "$want"
+    rm -rf "$tmp"
+}
+
+# pool NAME FILE SHA: a tarball straight from the archive's pool (no index needed).
+pool() {
+    local name=$1 file=$2 want=$3
+    cached "$file" "$want" && return
+    local tmp
+    tmp=$(mktemp -d)
+    curl -fsSL -o "$tmp/$file" "$(mirror)/pool/main/${name:0:1}/$name/${file//+/%2b}" \
+        || die "could not download $file from the Debian archive"
+    keep "$tmp/$file" "$want"
+    rm -rf "$tmp"
+}
+
+# The ONNX Runtime C API headers, from Debian's source tarball.
+ort_headers() {
+    local dir=$CACHE/src/onnxruntime-$ORT_VERSION-include
+    if [ ! -f "$dir/onnxruntime_c_api.h" ]; then
+        local tar
+        tar=$(pool onnxruntime "$ORT_TAR" "$ORT_SHA")
+        local tmp
+        tmp=$(mktemp -d)
+        tar -xJf "$tar" -C "$tmp" --wildcards '*/include/onnxruntime/core/session/*.h'
+        mkdir -p "$dir.partial"
+        cp "$tmp"/*/include/onnxruntime/core/session/*.h "$dir.partial/"
+        rm -rf "$tmp" "$dir"
+        mv "$dir.partial" "$dir"
+    fi
+    echo "$dir"
+}
+
+# The ONNX Runtime library from the onnxruntime wheel (the one Python uses too).
+ort_library() {
+    [ -x "$PYTHON" ] || die "$PYTHON not found: run make setup first (or set PYTHON)"
+    local lib
+    lib=$("$PYTHON" - <<'EOF'
+import glob, os, sys
+try:
+    import onnxruntime
+except ImportError:
+    sys.exit("onnxruntime is not installed in this Python")
+found = sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so.1.*")))
+if not found:
+    sys.exit("the onnxruntime wheel holds no libonnxruntime.so.1.*")
+print(found[-1])
+EOF
+) || die "no ONNX Runtime library: $lib"
+    echo "$lib"
+}
+
+install_packages
+ORT_INC=$(ort_headers)
+ORT_LIB=$(ort_library)
+if [ -n "${FFMPEG_SRC:-}" ]; then
+    [ -f "$FFMPEG_SRC/configure" ] || die "FFMPEG_SRC=$FFMPEG_SRC holds no FFmpeg tree"
+    SRC_ID="dir:$(cd "$FFMPEG_SRC" && find . -type f \( -name '*.[ch]' -o -name configure -o -name Makefile \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
+else
+    FFMPEG_TARBALL=$(debsrc ffmpeg "$FFMPEG_DEB" "$FFMPEG_TAR" "$FFMPEG_SHA")
+    SRC_ID="tar:$FFMPEG_SHA"
+fi
+
+CONFIGURE_FLAGS=(
+    --enable-gpl --enable-version3
+    --enable-libx264 --enable-libx265 --enable-libonnxruntime
+    --disable-doc --disable-ffplay --disable-stripping
+)
+KEY=$(
+    {
+        echo "$SRC_ID"
+        cat "$ORT_INC"/*.h
+        sha "$ORT_LIB"
+        cat "$ROOT"/ffmpeg-patches/*.patch 2>/dev/null || true
+        cat "$0"
+        echo "${CONFIGURE_FLAGS[*]}"
+        gcc --version | head -1
+        uname -m
+        dpkg-query -W libx264-dev libx265-dev
+    } | sha256sum | cut -c1-16
+)
+PREFIX=$CACHE/ffmpeg/$KEY
+
+if [ -x "$PREFIX/bin/ffmpeg" ]; then
+    say "cached build $PREFIX"
+else
+    say "building FFmpeg into $PREFIX (key $KEY); this takes several minutes"
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/vmaftune-ffmpeg.XXXXXX")
+    trap 'rm -rf "$WORK"' EXIT
+    if [ -n "${FFMPEG_SRC:-}" ]; then
+        cp -a "$FFMPEG_SRC" "$WORK/src"
+    else
+        mkdir "$WORK/src"
+        tar -xJf "$FFMPEG_TARBALL" -C "$WORK/src" --strip-components=1
+    fi
+    # The series applies with `git am` onto the pristine tree, as a reviewer would.
+    (
+        cd "$WORK/src"
+        git init -q
+        git -c user.name=vmaftune -c user.email=build@vmaftune.invalid add -A
+        git -c user.name=vmaftune -c user.email=build@vmaftune.invalid commit -qm "FFmpeg n9.0.2"
+        shopt -s nullglob
+        patches=("$ROOT"/ffmpeg-patches/*.patch)
+        if [ ${#patches[@]} -gt 0 ]; then
+            git -c user.name=vmaftune -c user.email=build@vmaftune.invalid am -q "${patches[@]}"
+        fi
+    )
+    # -lonnxruntime needs an unversioned name; the binary finds the copy in PREFIX/lib.
+    mkdir -p "$WORK/ort"
+    cp "$ORT_LIB" "$WORK/ort/"
+    ln -s "$(basename "$ORT_LIB")" "$WORK/ort/libonnxruntime.so"
+    ln -s "$(basename "$ORT_LIB")" "$WORK/ort/libonnxruntime.so.1"
+    (
+        cd "$WORK/src"
+        ./configure --prefix="$PREFIX.partial" "${CONFIGURE_FLAGS[@]}" \
+            --extra-cflags="-I$ORT_INC" \
+            --extra-ldflags="-L$WORK/ort -Wl,-rpath,$PREFIX/lib" \
+            > "$WORK/configure.log" 2>&1 || { tail -n 30 "$WORK/configure.log" "$WORK/src/ffbuild/config.log" >&2; exit 1; }
+        make -j"$JOBS" > "$WORK/make.log" 2>&1 || { tail -n 40 "$WORK/make.log" >&2; exit 1; }
+        make install > "$WORK/install.log" 2>&1 || { tail -n 20 "$WORK/install.log" >&2; exit 1; }
+    )
+    cp -a "$WORK"/ort/libonnxruntime.so* "$PREFIX.partial/lib/"
+    rm -rf "$PREFIX"
+    mv "$PREFIX.partial" "$PREFIX"
+fi
+
+mkdir -p "$ROOT/build"
+rm -rf "$OUT"
+ln -s "$PREFIX" "$OUT"
+"$OUT/bin/ffmpeg" -hide_banner -filters 2>/dev/null | grep -q dnn_processing \
+    || die "$OUT/bin/ffmpeg runs but lacks the DNN filters"
+say "ready: $OUT/bin/ffmpeg"
