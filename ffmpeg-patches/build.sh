@@ -210,11 +210,14 @@ else
     cp -a "$WORK"/ort/libonnxruntime.so* "$PREFIX.partial/lib/"
     rm -rf "$PREFIX"
     mv "$PREFIX.partial" "$PREFIX"
+    # A build is ~0.5 GB (static libraries with symbols, for valgrind): keep the two newest.
+    ls -dt "$CACHE"/ffmpeg/*/ | tail -n +3 | xargs -r rm -rf
 fi
 
 mkdir -p "$ROOT/build"
 rm -rf "$OUT"
 ln -s "$PREFIX" "$OUT"
-"$OUT/bin/ffmpeg" -hide_banner -filters 2>/dev/null | grep -q dnn_processing \
-    || die "$OUT/bin/ffmpeg runs but lacks the DNN filters"
+# Captured first: grep -q closing the pipe early would fail the pipeline (pipefail).
+FILTERS=$("$OUT/bin/ffmpeg" -hide_banner -filters 2>/dev/null) || die "$OUT/bin/ffmpeg does not run"
+grep -q " dnn_processing " <<<"$FILTERS" || die "$OUT/bin/ffmpeg runs but lacks the DNN filters"
 say "ready: $OUT/bin/ffmpeg"
