@@ -21,7 +21,7 @@ from ..shots import ShotOptions
 from . import target
 from .common import emit, err, fan_out, out, settings
 from .progress_view import frame_progress
-from .shots import MaxShot, MinShot
+from .shots import Jobs, KeepWork, MaxShot, MinShot, Pool, SearchMethod, Tolerance
 
 
 def command(
@@ -59,19 +59,11 @@ def command(
             "reaches this target.",
         ),
     ] = None,
-    pool: Annotated[str, typer.Option(help="Per-shot pooling: mean, harmonic, p5, min.")] = (
-        "mean"
-    ),
-    tolerance: Annotated[
-        float, typer.Option(help="Stop once a shot is at most this far above the target.")
-    ] = 0.5,
-    search_method: Annotated[
-        str, typer.Option("--search", help="interpolate or bisect.")
-    ] = "interpolate",
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Shots at once; 0 = cores.")] = 0,
-    keep_work: Annotated[
-        bool, typer.Option("--keep-work", help="Keep the work folder and every segment.")
-    ] = False,
+    pool: Pool = "mean",
+    tolerance: Tolerance = 0.5,
+    search_method: SearchMethod = "interpolate",
+    jobs: Jobs = 0,
+    keep_work: KeepWork = False,
     min_shot: MinShot = 1.0,
     max_shot: MaxShot = 10.0,
 ) -> None:

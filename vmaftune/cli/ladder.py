@@ -31,7 +31,7 @@ from ..search import Target
 from ..shots import Shot, ShotOptions, detect
 from ..toolchain import FFmpeg
 from .common import emit, err, fan_out, out, settings
-from .shots import MaxShot, MinShot
+from .shots import Jobs, KeepWork, MaxShot, MinShot, Pool, SearchMethod, Tolerance
 from .target import LiveView, event_record, shot_dict
 
 SCHEMA = "vmaftune.ladder/1"
@@ -89,20 +89,12 @@ def command(
     pix_fmt: Annotated[
         str | None, typer.Option("--pix-fmt", help="Output pixel format (10-bit: *10le).")
     ] = None,
-    pool: Annotated[str, typer.Option(help="Per-shot pooling: mean, harmonic, p5, min.")] = (
-        "mean"
-    ),
-    tolerance: Annotated[
-        float, typer.Option(help="Stop once a shot is at most this far above the target.")
-    ] = 0.5,
-    search_method: Annotated[
-        str, typer.Option("--search", help="interpolate or bisect.")
-    ] = "interpolate",
+    pool: Pool = "mean",
+    tolerance: Tolerance = 0.5,
+    search_method: SearchMethod = "interpolate",
     model: Annotated[str, typer.Option(help="VMAF model.")] = DEFAULT_MODEL,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Shots at once; 0 = cores.")] = 0,
-    keep_work: Annotated[
-        bool, typer.Option("--keep-work", help="Keep the work folder and every segment.")
-    ] = False,
+    jobs: Jobs = 0,
+    keep_work: KeepWork = False,
     min_shot: MinShot = 1.0,
     # Apple's HLS authoring guidance targets 6 s segments; a segment here is a shot.
     max_shot: MaxShot = 6.0,

@@ -22,6 +22,18 @@ Sensitivity = Annotated[
 ]
 
 
+# Options of every per-shot search command (encode --target-vmaf, ladder).
+Pool = Annotated[str, typer.Option(help="Per-shot pooling: mean, harmonic, p5, min.")]
+Tolerance = Annotated[
+    float, typer.Option(help="Stop once a shot is at most this far above the target.")
+]
+SearchMethod = Annotated[str, typer.Option("--search", help="interpolate or bisect.")]
+Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Shots at once; 0 = cores.")]
+KeepWork = Annotated[
+    bool, typer.Option("--keep-work", help="Keep the work folder and every segment.")
+]
+
+
 def command(
     ctx: typer.Context,
     input: Annotated[Path, typer.Argument(help="Video to split into shots.")],
