@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.kill import kill_after_probes
 from bench.stock import stock_vmaf
 from vmaftune import media
 from vmaftune.toolchain import resolve
@@ -91,18 +90,7 @@ def check_resume(src: Path, work: Path, target: float) -> str:
     out = work / "resume.mp4"
     argv = [sys.executable, "-m", "vmaftune", "encode", str(src), "-o", str(out), "-c",
             "x264", "-t", str(target), "--jobs", "1", "--json"]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, start_new_session=True)  # fmt: skip
-    finished = set()
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        e = json.loads(line)
-        if e["type"] == "probe-done":
-            finished.add((e["shot"], e["setting"]))
-            if len(finished) == 3:
-                os.killpg(proc.pid, signal.SIGKILL)
-                break
-    proc.wait()
+    finished = set(kill_after_probes(argv, 3))
     again = subprocess.run(argv, capture_output=True, text=True, check=False)
     if again.returncode:
         raise SystemExit(f"resume: {again.stderr.strip()}")

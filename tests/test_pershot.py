@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from bench.kill import kill_after_probes
 from bench.stock import stock_vmaf
 from vmaftune import media
 
@@ -93,18 +93,7 @@ def test_kill_9_then_resume_redoes_nothing(cut_clip, tmp_path):
     out = tmp_path / "out.mp4"
     argv = [sys.executable, "-m", "vmaftune", "encode", str(src), "-o", str(out), *BASE,
             "--json", "--jobs", str(max(2, os.cpu_count() or 1))]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, start_new_session=True)  # fmt: skip
-    assert proc.stdout is not None
-    before = []
-    for line in proc.stdout:
-        event = json.loads(line)
-        if event["type"] == "probe-done":
-            before.append((event["shot"], event["setting"]))
-            if len(before) == 3:
-                os.killpg(proc.pid, signal.SIGKILL)
-                break
-    proc.wait()
+    before = kill_after_probes(argv, 3)
     assert len(before) == 3
     assert not out.exists()
     assert (tmp_path / "out.mp4.vmaftune-work" / "journal.sqlite").exists()
