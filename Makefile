@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup ffmpeg demo test lint bench clean
+.PHONY: setup ffmpeg patches demo test lint bench clean
 
 setup: $(BIN)/vmaftune
 
@@ -23,6 +23,10 @@ demo: setup
 # under ~/.cache/vmaftune by the hash of every input, so a rebuild costs seconds.
 ffmpeg: setup
 	PYTHON=$(abspath $(BIN)/python) bash ffmpeg-patches/build.sh
+
+# Regenerate ffmpeg-patches/*.patch from filters/ (the one source of our C code).
+patches: setup
+	$(BIN)/python ffmpeg-patches/generate.py "$$(PYTHON=$(abspath $(BIN)/python) bash ffmpeg-patches/build.sh --source)"
 
 test: setup ffmpeg
 	$(BIN)/pytest -q

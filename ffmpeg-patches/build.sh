@@ -138,6 +138,14 @@ EOF
     echo "$lib"
 }
 
+# `build.sh --source` prints the pinned FFmpeg source (tarball or FFMPEG_SRC) and stops:
+# `make patches` lays filters/ onto it.
+if [ "${1:-}" = "--source" ]; then
+    install_packages
+    if [ -n "${FFMPEG_SRC:-}" ]; then echo "$FFMPEG_SRC"; else debsrc ffmpeg "$FFMPEG_DEB" "$FFMPEG_TAR" "$FFMPEG_SHA"; fi
+    exit 0
+fi
+
 install_packages
 ORT_INC=$(ort_headers)
 ORT_LIB=$(ort_library)
@@ -200,13 +208,17 @@ else
     ln -s "$(basename "$ORT_LIB")" "$WORK/ort/libonnxruntime.so.1"
     (
         cd "$WORK/src"
-        ./configure --prefix="$PREFIX.partial" "${CONFIGURE_FLAGS[@]}" \
+        # The final prefix, so FFMPEG_DATADIR (where the filters find the model
+        # registry) is right; make install stages it and the move below publishes it.
+        ./configure --prefix="$PREFIX" "${CONFIGURE_FLAGS[@]}" \
             --extra-cflags="-I$ORT_INC" \
             --extra-ldflags="-L$WORK/ort -Wl,-rpath,$PREFIX/lib" \
             > "$WORK/configure.log" 2>&1 || { tail -n 30 "$WORK/configure.log" "$WORK/src/ffbuild/config.log" >&2; exit 1; }
         make -j"$JOBS" > "$WORK/make.log" 2>&1 || { tail -n 40 "$WORK/make.log" >&2; exit 1; }
-        make install > "$WORK/install.log" 2>&1 || { tail -n 20 "$WORK/install.log" >&2; exit 1; }
+        make install DESTDIR="$WORK/stage" > "$WORK/install.log" 2>&1 || { tail -n 20 "$WORK/install.log" >&2; exit 1; }
     )
+    rm -rf "$PREFIX.partial"
+    mv "$WORK/stage$PREFIX" "$PREFIX.partial"
     cp -a "$WORK"/ort/libonnxruntime.so* "$PREFIX.partial/lib/"
     rm -rf "$PREFIX"
     mv "$PREFIX.partial" "$PREFIX"
@@ -214,10 +226,19 @@ else
     ls -dt "$CACHE"/ffmpeg/*/ | tail -n +3 | xargs -r rm -rf
 fi
 
+# The models are not part of the key: the filters read them at run time, from here by
+# default (FFMPEG_DATADIR/vmaftune), so this copy follows models/ on every run.
+rm -rf "$PREFIX/share/ffmpeg/vmaftune"
+mkdir -p "$PREFIX/share/ffmpeg/vmaftune"
+find "$ROOT/models" -maxdepth 1 -type f \( -name registry.json -o -name '*.onnx' \) \
+    -exec cp {} "$PREFIX/share/ffmpeg/vmaftune/" \;
+
 mkdir -p "$ROOT/build"
 rm -rf "$OUT"
 ln -s "$PREFIX" "$OUT"
 # Captured first: grep -q closing the pipe early would fail the pipeline (pipefail).
 FILTERS=$("$OUT/bin/ffmpeg" -hide_banner -filters 2>/dev/null) || die "$OUT/bin/ffmpeg does not run"
-grep -q " dnn_processing " <<<"$FILTERS" || die "$OUT/bin/ffmpeg runs but lacks the DNN filters"
+for f in dnn_processing vmaf_pre vmaf_post; do
+    grep -q " $f " <<<"$FILTERS" || die "$OUT/bin/ffmpeg runs but lacks the $f filter"
+done
 say "ready: $OUT/bin/ffmpeg"

@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - older Typer on real click
 
 from .. import __version__
 from ..errors import InternalError, OutputError, VmaftuneError
-from . import doctor, encode, encoders, ladder, probe, score, shots
+from . import doctor, encode, encoders, ladder, models, probe, score, shots
 from .common import Settings
 
 app = typer.Typer(
@@ -68,6 +68,7 @@ app.command("score")(score.command)
 app.command("shots")(shots.command)
 app.command("encode")(encode.command)
 app.command("ladder")(ladder.command)
+app.add_typer(models.app, name="models")
 
 
 def _say(text: str) -> None:

@@ -1,0 +1,320 @@
+/*
+ * No-reference quality score from an ONNX model, as frame metadata
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/**
+ * @file
+ * vmaf_post: frames pass unchanged; each gets the VMAF a no-reference model
+ * predicts for it as lavfi.vmaf_post.score. The model maps the luma plane, as
+ * floats in [0,1], to one number ([1,1,H,W] -> [1,1,1,1]). At the end the
+ * mean, minimum and 5th percentile are logged and optionally written as JSON.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "libavutil/avstring.h"
+#include "libavutil/dict.h"
+#include "libavutil/mem.h"
+#include "libavutil/opt.h"
+#include "libavutil/pixdesc.h"
+
+#include "avfilter.h"
+#include "dnn_filter_common.h"
+#include "filters.h"
+#include "video.h"
+#include "vmaf_model.h"
+
+typedef struct VmafPostContext {
+    const AVClass *class;
+    DnnContext dnnctx;
+
+    char *model;
+    char *registry;
+    char *log;
+    int device;
+
+    int depth;
+    float score;
+    int error;
+    double *scores;
+    unsigned nb_scores, scores_size;
+    int summarized;
+} VmafPostContext;
+
+#define OFFSET(x) offsetof(VmafPostContext, x)
+#define FLAGS AV_OPT_FLAG_FILTERING_PARAM | AV_OPT_FLAG_VIDEO_PARAM
+static const AVOption vmaf_post_options[] = {
+    { "model",    "registry id or .onnx file of the no-reference model", OFFSET(model),    AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    { "registry", "registry.json (or its folder) to resolve ids in",     OFFSET(registry), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    { "log",      "write the pooled scores to this JSON file",           OFFSET(log),      AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    { "device",   "ONNX Runtime device",                                 OFFSET(device),   AV_OPT_TYPE_INT,    { .i64 = VMAF_DEVICE_CPU }, VMAF_DEVICE_CPU, VMAF_DEVICE_AUTO, FLAGS, .unit = "device" },
+        { "cpu",  NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_CPU  }, 0, 0, FLAGS, .unit = "device" },
+        { "cuda", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_CUDA }, 0, 0, FLAGS, .unit = "device" },
+        { "auto", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_AUTO }, 0, 0, FLAGS, .unit = "device" },
+    { NULL }
+};
+
+AVFILTER_DEFINE_CLASS(vmaf_post);
+
+static int pre_proc(AVFrame *plane, DNNData *input, AVFilterContext *avctx)
+{
+    VmafPostContext *s = avctx->priv;
+    const float scale = 1.0f / ((1 << s->depth) - 1);
+    float *dst = input->data;
+
+    for (int y = 0; y < plane->height; y++) {
+        if (s->depth > 8) {
+            const uint16_t *src = (const uint16_t *)(plane->data[0] + y * plane->linesize[0]);
+            for (int x = 0; x < plane->width; x++)
+                *dst++ = src[x] * scale;
+        } else {
+            const uint8_t *src = plane->data[0] + y * plane->linesize[0];
+            for (int x = 0; x < plane->width; x++)
+                *dst++ = src[x] * scale;
+        }
+    }
+    return 0;
+}
+
+static int post_proc(AVFrame *plane, DNNData *output, AVFilterContext *avctx)
+{
+    VmafPostContext *s = avctx->priv;
+
+    if (output->dims[0] * output->dims[1] * output->dims[2] * output->dims[3] != 1) {
+        av_log(avctx, AV_LOG_ERROR, "the model returned [%d,%d,%d,%d]; a no-reference "
+               "model must return one number [1,1,1,1]\n", output->dims[0], output->dims[1],
+               output->dims[2], output->dims[3]);
+        s->error = AVERROR(EINVAL);
+        return s->error;
+    }
+    s->score = *(const float *)output->data;
+    return 0;
+}
+
+static av_cold int init(AVFilterContext *avctx)
+{
+    VmafPostContext *s = avctx->priv;
+    char *path;
+    int ret;
+
+    if ((ret = ff_vmaf_model_resolve(avctx, s->model, s->registry, "nr", &path)) < 0)
+        return ret;
+    ret = ff_vmaf_model_load(avctx, &s->dnnctx, path, s->device);
+    av_free(path);
+    if (ret < 0)
+        return ret;
+    return ff_dnn_set_frame_proc(&s->dnnctx, pre_proc, post_proc);
+}
+
+static const enum AVPixelFormat pix_fmts[] = {
+    AV_PIX_FMT_GRAY8,     AV_PIX_FMT_GRAY10,
+    AV_PIX_FMT_YUV420P,   AV_PIX_FMT_YUV422P,   AV_PIX_FMT_YUV444P,
+    AV_PIX_FMT_YUVJ420P,  AV_PIX_FMT_YUVJ422P,  AV_PIX_FMT_YUVJ444P,
+    AV_PIX_FMT_YUV420P10, AV_PIX_FMT_YUV422P10, AV_PIX_FMT_YUV444P10,
+    AV_PIX_FMT_NONE
+};
+
+static int config_input(AVFilterLink *inlink)
+{
+    AVFilterContext *avctx = inlink->dst;
+    VmafPostContext *s = avctx->priv;
+    DNNData input;
+    int ret;
+
+    s->depth = av_pix_fmt_desc_get(inlink->format)->comp[0].depth;
+    if ((ret = ff_dnn_get_input(&s->dnnctx, &input)) < 0)
+        return ret;
+    if (input.dt != DNN_FLOAT || input.dims[1] != 1) {
+        av_log(avctx, AV_LOG_ERROR, "the model takes %d channel(s); a no-reference model "
+               "takes the luma plane as floats [1,1,H,W]\n", input.dims[1]);
+        return AVERROR(EINVAL);
+    }
+    if ((input.dims[2] != -1 && input.dims[2] != inlink->h) ||
+        (input.dims[3] != -1 && input.dims[3] != inlink->w)) {
+        av_log(avctx, AV_LOG_ERROR, "the model takes %dx%d frames but the input is %dx%d; "
+               "scale first or use a model with dynamic height and width\n",
+               input.dims[3], input.dims[2], inlink->w, inlink->h);
+        return AVERROR(EINVAL);
+    }
+    return 0;
+}
+
+static int score_frame(AVFilterContext *avctx, AVFrame *frame)
+{
+    VmafPostContext *s = avctx->priv;
+    AVFrame *in = av_frame_alloc(), *out = av_frame_alloc();
+    AVFrame *done_in = NULL, *done_out = NULL;
+    char value[32];
+    double *scores;
+    int ret;
+
+    if (!in || !out) {
+        av_frame_free(&in);
+        av_frame_free(&out);
+        return AVERROR(ENOMEM);
+    }
+    in->format      = out->format = frame->format;
+    in->width       = out->width  = frame->width;
+    in->height      = out->height = frame->height;
+    in->data[0]     = frame->data[0];
+    in->linesize[0] = frame->linesize[0];
+
+    /* On failure the backend keeps the views in its task queue and frees them at uninit. */
+    if (ff_dnn_execute_model(&s->dnnctx, in, out) != 0)
+        return s->error ? s->error : AVERROR_EXTERNAL;
+    if (ff_dnn_get_result(&s->dnnctx, &done_in, &done_out) != DAST_SUCCESS)
+        return AVERROR_BUG;
+    av_frame_free(&done_in);
+    av_frame_free(&done_out);
+    if ((ret = s->error) < 0)
+        return ret;
+
+    snprintf(value, sizeof(value), "%.6f", s->score);
+    if ((ret = av_dict_set(&frame->metadata, "lavfi.vmaf_post.score", value, 0)) < 0)
+        return ret;
+    scores = av_fast_realloc(s->scores, &s->scores_size, (s->nb_scores + 1) * sizeof(*scores));
+    if (!scores)
+        return AVERROR(ENOMEM);
+    s->scores = scores;
+    s->scores[s->nb_scores++] = s->score;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Writes the pooled scores (log to the console, JSON via a temporary name). */
+static int summarize(AVFilterContext *avctx)
+{
+    VmafPostContext *s = avctx->priv;
+    double mean = 0, p5, pos;
+    char *tmp = NULL;
+    FILE *f;
+    int lo, ret = 0;
+
+    s->summarized = 1;
+    if (!s->nb_scores) {
+        av_log(avctx, AV_LOG_WARNING, "no frames were scored\n");
+        return 0;
+    }
+    for (unsigned i = 0; i < s->nb_scores; i++)
+        mean += s->scores[i];
+    mean /= s->nb_scores;
+    qsort(s->scores, s->nb_scores, sizeof(*s->scores), cmp_double);
+    /* The 5th percentile with linear interpolation, as numpy.percentile computes it. */
+    pos = 0.05 * (s->nb_scores - 1);
+    lo  = (int)pos;
+    p5  = s->scores[lo];
+    if (lo + 1 < s->nb_scores)
+        p5 += (pos - lo) * (s->scores[lo + 1] - s->scores[lo]);
+    av_log(avctx, AV_LOG_INFO, "frames: %u mean: %f min: %f p5: %f\n",
+           s->nb_scores, mean, s->scores[0], p5);
+
+    if (!s->log)
+        return 0;
+    if (!(tmp = av_asprintf("%s.partial", s->log)))
+        return AVERROR(ENOMEM);
+    if (!(f = fopen(tmp, "w"))) {
+        ret = AVERROR(errno);
+        av_log(avctx, AV_LOG_ERROR, "cannot write '%s': %s\n", tmp, av_err2str(ret));
+        goto end;
+    }
+    fprintf(f, "{\"filter\": \"vmaf_post\", \"model\": \"%s\", \"frames\": %u, "
+            "\"mean\": %.6f, \"min\": %.6f, \"p5\": %.6f}\n",
+            s->model, s->nb_scores, mean, s->scores[0], p5);
+    if (fclose(f) != 0 || rename(tmp, s->log) != 0) {
+        ret = AVERROR(errno);
+        av_log(avctx, AV_LOG_ERROR, "cannot write '%s': %s\n", s->log, av_err2str(ret));
+        remove(tmp);
+    }
+end:
+    av_free(tmp);
+    return ret;
+}
+
+static int activate(AVFilterContext *avctx)
+{
+    AVFilterLink *inlink  = avctx->inputs[0];
+    AVFilterLink *outlink = avctx->outputs[0];
+    AVFrame *frame;
+    int64_t pts;
+    int ret, status;
+
+    FF_FILTER_FORWARD_STATUS_BACK(outlink, inlink);
+
+    ret = ff_inlink_consume_frame(inlink, &frame);
+    if (ret < 0)
+        return ret;
+    if (ret > 0) {
+        if ((ret = score_frame(avctx, frame)) < 0) {
+            av_frame_free(&frame);
+            return ret;
+        }
+        return ff_filter_frame(outlink, frame);
+    }
+
+    if (ff_inlink_acknowledge_status(inlink, &status, &pts)) {
+        ret = summarize(avctx);
+        ff_outlink_set_status(outlink, status, pts);
+        return ret;
+    }
+    FF_FILTER_FORWARD_WANTED(outlink, inlink);
+
+    return FFERROR_NOT_READY;
+}
+
+static av_cold void uninit(AVFilterContext *avctx)
+{
+    VmafPostContext *s = avctx->priv;
+
+    /* A graph torn down before EOF (e.g. -frames:v) still gets its summary. */
+    if (!s->summarized && s->nb_scores)
+        summarize(avctx);
+    av_freep(&s->scores);
+    ff_dnn_uninit(&s->dnnctx);
+    if (s->dnnctx.clazz)
+        av_opt_free(&s->dnnctx);
+}
+
+static const AVFilterPad vmaf_post_inputs[] = {
+    {
+        .name         = "default",
+        .type         = AVMEDIA_TYPE_VIDEO,
+        .config_props = config_input,
+    },
+};
+
+const FFFilter ff_vf_vmaf_post = {
+    .p.name        = "vmaf_post",
+    .p.description = NULL_IF_CONFIG_SMALL("Score frames with a no-reference VMAF model (ONNX) as metadata."),
+    .p.priv_class  = &vmaf_post_class,
+    .p.flags       = AVFILTER_FLAG_METADATA_ONLY,
+    .priv_size     = sizeof(VmafPostContext),
+    .init          = init,
+    .uninit        = uninit,
+    .activate      = activate,
+    FILTER_INPUTS(vmaf_post_inputs),
+    FILTER_OUTPUTS(ff_video_default_filterpad),
+    FILTER_PIXFMTS_ARRAY(pix_fmts),
+};

@@ -1,0 +1,300 @@
+/*
+ * Learned pre-filter running an ONNX model through the DNN module
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/**
+ * @file
+ * vmaf_pre: a learned pre-filter (denoise/deband) from the vmaftune model zoo.
+ *
+ * The model maps one plane, as floats in [0,1], to a plane of the same size
+ * ([1,1,H,W] -> [1,1,H,W]). Each processed plane is one inference; the frame is
+ * filtered in place, so timestamps and side data pass through untouched.
+ */
+
+#include <math.h>
+
+#include "libavutil/common.h"
+#include "libavutil/mem.h"
+#include "libavutil/opt.h"
+#include "libavutil/pixdesc.h"
+
+#include "avfilter.h"
+#include "dnn_filter_common.h"
+#include "filters.h"
+#include "video.h"
+#include "vmaf_model.h"
+
+enum VmafPrePlanes {
+    PLANES_LUMA,
+    PLANES_ALL,
+};
+
+typedef struct VmafPreContext {
+    const AVClass *class;
+    DnnContext dnnctx;
+
+    char *model;
+    char *registry;
+    int device;
+    int planes;
+    float strength;
+
+    int depth;
+    int nb_planes;
+    int plane_w[4], plane_h[4];
+    int error;
+} VmafPreContext;
+
+#define OFFSET(x) offsetof(VmafPreContext, x)
+#define FLAGS AV_OPT_FLAG_FILTERING_PARAM | AV_OPT_FLAG_VIDEO_PARAM
+static const AVOption vmaf_pre_options[] = {
+    { "model",    "registry id or .onnx file of the pre-filter model", OFFSET(model),    AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    { "registry", "registry.json (or its folder) to resolve ids in",    OFFSET(registry), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    { "device",   "ONNX Runtime device",                                OFFSET(device),   AV_OPT_TYPE_INT,    { .i64 = VMAF_DEVICE_CPU }, VMAF_DEVICE_CPU, VMAF_DEVICE_AUTO, FLAGS, .unit = "device" },
+        { "cpu",  NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_CPU  }, 0, 0, FLAGS, .unit = "device" },
+        { "cuda", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_CUDA }, 0, 0, FLAGS, .unit = "device" },
+        { "auto", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_AUTO }, 0, 0, FLAGS, .unit = "device" },
+    { "planes",   "planes to filter",                                   OFFSET(planes),   AV_OPT_TYPE_INT,    { .i64 = PLANES_LUMA }, PLANES_LUMA, PLANES_ALL, FLAGS, .unit = "planes" },
+        { "luma", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = PLANES_LUMA }, 0, 0, FLAGS, .unit = "planes" },
+        { "all",  NULL, 0, AV_OPT_TYPE_CONST, { .i64 = PLANES_ALL  }, 0, 0, FLAGS, .unit = "planes" },
+    { "strength", "blend of filtered over original (0..1)",             OFFSET(strength), AV_OPT_TYPE_FLOAT,  { .dbl = 1.0 }, 0.0, 1.0, FLAGS },
+    { NULL }
+};
+
+AVFILTER_DEFINE_CLASS(vmaf_pre);
+
+static int pre_proc(AVFrame *plane, DNNData *input, AVFilterContext *avctx)
+{
+    VmafPreContext *s = avctx->priv;
+    const float scale = 1.0f / ((1 << s->depth) - 1);
+    float *dst = input->data;
+
+    for (int y = 0; y < plane->height; y++) {
+        if (s->depth > 8) {
+            const uint16_t *src = (const uint16_t *)(plane->data[0] + y * plane->linesize[0]);
+            for (int x = 0; x < plane->width; x++)
+                *dst++ = src[x] * scale;
+        } else {
+            const uint8_t *src = plane->data[0] + y * plane->linesize[0];
+            for (int x = 0; x < plane->width; x++)
+                *dst++ = src[x] * scale;
+        }
+    }
+    return 0;
+}
+
+/* The output plane still holds the input (in place): blend, round and clip into it. */
+static int post_proc(AVFrame *plane, DNNData *output, AVFilterContext *avctx)
+{
+    VmafPreContext *s = avctx->priv;
+    const int maxv = (1 << s->depth) - 1;
+    const float scale = 1.0f / maxv;
+    const float k = s->strength;
+    const float *src = output->data;
+
+    if (output->dims[0] != 1 || output->dims[1] != 1 ||
+        output->dims[2] != plane->height || output->dims[3] != plane->width) {
+        av_log(avctx, AV_LOG_ERROR, "the model returned [%d,%d,%d,%d] for a %dx%d plane; "
+               "a pre-filter must return [1,1,H,W]\n", output->dims[0], output->dims[1],
+               output->dims[2], output->dims[3], plane->width, plane->height);
+        s->error = AVERROR(EINVAL);
+        return s->error;
+    }
+    for (int y = 0; y < plane->height; y++) {
+        if (s->depth > 8) {
+            uint16_t *dst = (uint16_t *)(plane->data[0] + y * plane->linesize[0]);
+            for (int x = 0; x < plane->width; x++) {
+                float v = dst[x] * scale;
+                v += k * (*src++ - v);
+                dst[x] = av_clip(lrintf(v * maxv), 0, maxv);
+            }
+        } else {
+            uint8_t *dst = plane->data[0] + y * plane->linesize[0];
+            for (int x = 0; x < plane->width; x++) {
+                float v = dst[x] * scale;
+                v += k * (*src++ - v);
+                dst[x] = av_clip_uint8(lrintf(v * maxv));
+            }
+        }
+    }
+    return 0;
+}
+
+static av_cold int init(AVFilterContext *avctx)
+{
+    VmafPreContext *s = avctx->priv;
+    char *path;
+    int ret;
+
+    if ((ret = ff_vmaf_model_resolve(avctx, s->model, s->registry, "prefilter", &path)) < 0)
+        return ret;
+    ret = ff_vmaf_model_load(avctx, &s->dnnctx, path, s->device);
+    av_free(path);
+    if (ret < 0)
+        return ret;
+    return ff_dnn_set_frame_proc(&s->dnnctx, pre_proc, post_proc);
+}
+
+static const enum AVPixelFormat pix_fmts[] = {
+    AV_PIX_FMT_GRAY8,     AV_PIX_FMT_GRAY10,
+    AV_PIX_FMT_YUV420P,   AV_PIX_FMT_YUV422P,   AV_PIX_FMT_YUV444P,
+    AV_PIX_FMT_YUVJ420P,  AV_PIX_FMT_YUVJ422P,  AV_PIX_FMT_YUVJ444P,
+    AV_PIX_FMT_YUV420P10, AV_PIX_FMT_YUV422P10, AV_PIX_FMT_YUV444P10,
+    AV_PIX_FMT_NONE
+};
+
+static int config_input(AVFilterLink *inlink)
+{
+    AVFilterContext *avctx = inlink->dst;
+    VmafPreContext *s = avctx->priv;
+    const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(inlink->format);
+    DNNData input;
+    int ret;
+
+    s->depth     = desc->comp[0].depth;
+    s->nb_planes = s->planes == PLANES_ALL ? av_pix_fmt_count_planes(inlink->format) : 1;
+    for (int p = 0; p < s->nb_planes; p++) {
+        int sub = p == 1 || p == 2;
+        s->plane_w[p] = sub ? AV_CEIL_RSHIFT(inlink->w, desc->log2_chroma_w) : inlink->w;
+        s->plane_h[p] = sub ? AV_CEIL_RSHIFT(inlink->h, desc->log2_chroma_h) : inlink->h;
+    }
+
+    if ((ret = ff_dnn_get_input(&s->dnnctx, &input)) < 0)
+        return ret;
+    if (input.dt != DNN_FLOAT || input.dims[1] != 1) {
+        av_log(avctx, AV_LOG_ERROR, "the model takes %d channel(s) of %s; a pre-filter "
+               "takes one plane of floats [1,1,H,W]\n", input.dims[1],
+               input.dt == DNN_FLOAT ? "floats" : "integers");
+        return AVERROR(EINVAL);
+    }
+    for (int p = 0; p < s->nb_planes; p++) {
+        if ((input.dims[2] != -1 && input.dims[2] != s->plane_h[p]) ||
+            (input.dims[3] != -1 && input.dims[3] != s->plane_w[p])) {
+            av_log(avctx, AV_LOG_ERROR, "the model takes %dx%d planes but plane %d is %dx%d; "
+                   "scale first or use a model with dynamic height and width\n",
+                   input.dims[3], input.dims[2], p, s->plane_w[p], s->plane_h[p]);
+            return AVERROR(EINVAL);
+        }
+    }
+    return 0;
+}
+
+/* Runs the model on one plane of frame, in place, through borrowed plane views. */
+static int filter_plane(AVFilterContext *avctx, AVFrame *frame, int p)
+{
+    VmafPreContext *s = avctx->priv;
+    AVFrame *in = av_frame_alloc(), *out = av_frame_alloc();
+    AVFrame *done_in = NULL, *done_out = NULL;
+    int ret;
+
+    if (!in || !out) {
+        av_frame_free(&in);
+        av_frame_free(&out);
+        return AVERROR(ENOMEM);
+    }
+    for (int i = 0; i < 2; i++) {
+        AVFrame *v = i ? out : in;
+        v->format      = frame->format;
+        v->width       = s->plane_w[p];
+        v->height      = s->plane_h[p];
+        v->data[0]     = frame->data[p];
+        v->linesize[0] = frame->linesize[p];
+    }
+    /* On failure the backend keeps the views in its task queue and frees them at uninit. */
+    if (ff_dnn_execute_model(&s->dnnctx, in, out) != 0)
+        return s->error ? s->error : AVERROR_EXTERNAL;
+    if (ff_dnn_get_result(&s->dnnctx, &done_in, &done_out) != DAST_SUCCESS)
+        return AVERROR_BUG;
+    av_frame_free(&done_in);
+    av_frame_free(&done_out);
+    ret = s->error;
+    s->error = 0;
+    return ret;
+}
+
+static int filter_frame(AVFilterLink *inlink, AVFrame *frame)
+{
+    AVFilterContext *avctx = inlink->dst;
+    VmafPreContext *s = avctx->priv;
+    int ret;
+
+    for (int p = 0; p < s->nb_planes; p++) {
+        if ((ret = filter_plane(avctx, frame, p)) < 0) {
+            av_frame_free(&frame);
+            return ret;
+        }
+    }
+    return ff_filter_frame(avctx->outputs[0], frame);
+}
+
+static int activate(AVFilterContext *avctx)
+{
+    AVFilterLink *inlink  = avctx->inputs[0];
+    AVFilterLink *outlink = avctx->outputs[0];
+    AVFrame *frame;
+    int ret;
+
+    FF_FILTER_FORWARD_STATUS_BACK(outlink, inlink);
+
+    ret = ff_inlink_consume_frame(inlink, &frame);
+    if (ret < 0)
+        return ret;
+    if (ret > 0) {
+        if ((ret = ff_inlink_make_frame_writable(inlink, &frame)) < 0) {
+            av_frame_free(&frame);
+            return ret;
+        }
+        return filter_frame(inlink, frame);
+    }
+
+    FF_FILTER_FORWARD_STATUS(inlink, outlink);
+    FF_FILTER_FORWARD_WANTED(outlink, inlink);
+
+    return FFERROR_NOT_READY;
+}
+
+static av_cold void uninit(AVFilterContext *avctx)
+{
+    VmafPreContext *s = avctx->priv;
+
+    ff_dnn_uninit(&s->dnnctx);
+    if (s->dnnctx.clazz)
+        av_opt_free(&s->dnnctx);
+}
+
+static const AVFilterPad vmaf_pre_inputs[] = {
+    {
+        .name         = "default",
+        .type         = AVMEDIA_TYPE_VIDEO,
+        .config_props = config_input,
+    },
+};
+
+const FFFilter ff_vf_vmaf_pre = {
+    .p.name        = "vmaf_pre",
+    .p.description = NULL_IF_CONFIG_SMALL("Apply a learned pre-filter (ONNX) from the vmaftune model zoo."),
+    .p.priv_class  = &vmaf_pre_class,
+    .priv_size     = sizeof(VmafPreContext),
+    .init          = init,
+    .uninit        = uninit,
+    .activate      = activate,
+    FILTER_INPUTS(vmaf_pre_inputs),
+    FILTER_OUTPUTS(ff_video_default_filterpad),
+    FILTER_PIXFMTS_ARRAY(pix_fmts),
+};

@@ -1,0 +1,54 @@
+"""The zoo's frame models run in Python: the same arithmetic as the vmaf_pre and vmaf_post
+FFmpeg filters (filters/vf_vmaf_pre.c, filters/vf_vmaf_post.c), so the fallback without the
+patched FFmpeg gives the same frames and scores, and the parity tests have a reference.
+
+Both filters feed the model one plane as float32 in [0,1] (sample / (2^depth - 1)); the
+pre-filter blends `v + strength * (model - v)`, rounds half to even and clips."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+
+@dataclass(frozen=True)
+class PlaneModel:
+    session: onnxruntime.InferenceSession
+    name: str
+
+    def run(self, plane: np.ndarray, depth: int) -> np.ndarray:
+        scale = np.float32(1.0 / ((1 << depth) - 1))
+        x = plane.astype(np.float32) * scale
+        inp = self.session.get_inputs()[0].name
+        try:
+            (y,) = self.session.run(None, {inp: x[None, None]})
+        except Exception as e:  # onnxruntime raises its own error types
+            raise InputError(f"model {self.name} failed on a {plane.shape[1]}x{plane.shape[0]} plane: {e}") from None
+        return np.asarray(y, dtype=np.float32)
+
+
+def prefilter_plane(model: PlaneModel, plane: np.ndarray, depth: int, strength: float = 1.0) -> np.ndarray:
+    """One plane (uint8 or uint16 samples) through a pre-filter model."""
+    maxv = (1 << depth) - 1
+    y = model.run(plane, depth)
+    if y.shape != (1, 1, *plane.shape):
+        raise InputError(f"model {model.name} returned {list(y.shape)} for a plane of {list(plane.shape)}")
+    v = plane.astype(np.float32) * np.float32(1.0 / maxv)
+    v = v + np.float32(strength) * (y[0, 0] - v)
+    out = np.clip(np.rint(v * np.float32(maxv)), 0, maxv)
+    return out.astype(plane.dtype)
+
+
+def nr_score(model: PlaneModel, luma: np.ndarray, depth: int) -> float:
+    """The no-reference model's VMAF for one luma plane."""
+    y = model.run(luma, depth)
+    if y.size != 1:
+        raise InputError(f"model {model.name} returned {list(y.shape)}; a no-reference model returns one number")
+    return float(y.reshape(()))

@@ -1,0 +1,237 @@
+"""The model zoo: `models/registry.json` is the one table of models; this module is the one
+loader. A model is named by registry id (its size and sha256 are checked before onnxruntime
+sees a byte) or given by path; either way files over 50 MB and graphs with operators outside
+the allowlist are refused, checked with `onnx` before onnxruntime loads them."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .encoders import data_dir
+from .errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+SCHEMA = "vmaftune.models/1"
+MAX_BYTES = 50 * 1024 * 1024
+OPSET = 17
+KINDS = ("prefilter", "nr", "predictor", "fr")
+
+# Operators a zoo model may use (docs: models/README.md). Small on purpose: dense and
+# convolutional layers, activations, pooling, shape glue and the arithmetic of an in-graph
+# scaler. Anything else (loops, custom domains, string ops) is refused before loading.
+ALLOWED_OPS = frozenset(
+    {
+        "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
+        "Conv", "ConvTranspose", "Div", "Exp", "Flatten", "Gather", "Gemm",
+        "GlobalAveragePool", "Identity", "LeakyRelu", "Log", "MatMul", "Max", "MaxPool",
+        "Min", "Mul", "Neg", "Pad", "Pow", "ReduceMean", "ReduceSum", "Relu", "Reshape",
+        "Resize", "Shape", "Sigmoid", "Slice", "Softplus", "Sqrt", "Squeeze", "Sub",
+        "Tanh", "Transpose", "Unsqueeze",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int | str, ...]
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One row of the registry."""
+
+    id: str
+    kind: str
+    file: str
+    sha256: str
+    bytes: int
+    opset: int
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    operators: tuple[str, ...]
+    licence: str
+    training: str
+    card: str
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Registry:
+    folder: Path
+    models: tuple[ModelEntry, ...]
+
+    def ids(self) -> list[str]:
+        return [m.id for m in self.models]
+
+    def get(self, model_id: str) -> ModelEntry:
+        for m in self.models:
+            if m.id == model_id:
+                return m
+        hint = difflib.get_close_matches(model_id, self.ids(), n=1)
+        known = ", ".join(self.ids()) or "none"
+        more = f"; did you mean {hint[0]!r}?" if hint else f" (known: {known})"
+        raise UsageError(f"unknown model {model_id!r}{more}")
+
+    def path(self, entry: ModelEntry) -> Path:
+        return self.folder / entry.file
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A checked model: where it came from, its registry row (None for a bare path) and
+    the verified bytes that onnxruntime is given."""
+
+    name: str
+    path: Path
+    entry: ModelEntry | None
+    data: bytes = field(repr=False)
+
+    def session(self, providers: Sequence[str] = ("CPUExecutionProvider",)) -> onnxruntime.InferenceSession:
+        import onnxruntime
+
+        opts = onnxruntime.SessionOptions()
+        opts.log_severity_level = 3
+        return onnxruntime.InferenceSession(self.data, sess_options=opts, providers=list(providers))
+
+
+def _tensors(rows: Any, where: str) -> tuple[TensorSpec, ...]:
+    return tuple(
+        TensorSpec(str(r["name"]), tuple(r["shape"]), str(r.get("dtype", "float32")))
+        for r in rows
+    )
+
+
+def _entry(row: Mapping[str, Any], where: str) -> ModelEntry:
+    try:
+        entry = ModelEntry(
+            id=str(row["id"]),
+            kind=str(row["kind"]),
+            file=str(row["file"]),
+            sha256=str(row["sha256"]).lower(),
+            bytes=int(row["bytes"]),
+            opset=int(row["opset"]),
+            inputs=_tensors(row["inputs"], where),
+            outputs=_tensors(row["outputs"], where),
+            operators=tuple(str(o) for o in row["operators"]),
+            licence=str(row["licence"]),
+            training=str(row["training"]),
+            card=str(row["card"]),
+            metrics=dict(row.get("metrics", {})),
+            description=str(row.get("description", "")),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(f"{where}: a model row lacks or mistypes {e}") from None
+    if entry.kind not in KINDS:
+        raise InputError(f"{where}: model {entry.id!r} has unknown kind {entry.kind!r}")
+    if "/" in entry.file or entry.file.startswith("."):
+        raise InputError(f"{where}: model {entry.id!r} must name a file beside the registry")
+    return entry
+
+
+def registry(folder: Path | None = None) -> Registry:
+    """The registry in `folder` (default: the package's models/)."""
+    folder = folder or data_dir("models")
+    path = folder / "registry.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"no model registry at {path}") from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read the model registry {path}: {e}") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise InputError(f"{path}: not a {SCHEMA} registry")
+    models = tuple(_entry(r, str(path)) for r in doc.get("models", []))
+    ids = [m.id for m in models]
+    if len(set(ids)) != len(ids):
+        raise InputError(f"{path}: duplicate model ids")
+    return Registry(folder, models)
+
+
+def is_path(name: str) -> bool:
+    """The rule the C filters use too: a name with '/' or ending in .onnx is a file."""
+    return "/" in name or name.lower().endswith(".onnx")
+
+
+def operators(data: bytes, name: str) -> tuple[list[str], int]:
+    """The operator types of a graph (subgraphs included) and its default-domain opset."""
+    import onnx
+
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception as e:  # onnx raises DecodeError and friends without a common base
+        raise InputError(f"model {name}: not an ONNX model ({type(e).__name__})") from None
+    ops: set[str] = set()
+    graphs = [model.graph]
+    while graphs:
+        g = graphs.pop()
+        for node in g.node:
+            ops.add(node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}")
+            for a in node.attribute:
+                if a.HasField("g"):
+                    graphs.append(a.g)
+                graphs.extend(a.graphs)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    return sorted(ops), opset
+
+
+def check_graph(data: bytes, name: str) -> list[str]:
+    ops, _ = operators(data, name)
+    bad = [o for o in ops if o not in ALLOWED_OPS]
+    if bad:
+        raise InputError(f"model {name}: operators outside the allowlist: {', '.join(bad)}")
+    return ops
+
+
+def _read(path: Path, name: str) -> bytes:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise InputError(f"model {name}: file {path} not found") from None
+    except OSError as e:
+        raise InputError(f"model {name}: cannot read {path}: {e.strerror}") from None
+    if size > MAX_BYTES:
+        raise InputError(f"model {name}: {path} is {size} bytes; the limit is {MAX_BYTES}")
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise InputError(f"model {name}: cannot read {path}: {e.strerror}") from None
+
+
+def verify(reg: Registry, entry: ModelEntry) -> bytes:
+    """The model's bytes if size and sha256 match its row; raises InputError otherwise."""
+    data = _read(reg.path(entry), entry.id)
+    digest = hashlib.sha256(data).hexdigest()
+    if len(data) != entry.bytes or digest != entry.sha256:
+        raise InputError(
+            f"model {entry.id}: {reg.path(entry)} does not match the registry "
+            f"(sha256 {digest[:12]}…, {len(data)} bytes; expected {entry.sha256[:12]}…, "
+            f"{entry.bytes} bytes): refusing to load it"
+        )
+    return data
+
+
+def load(name: str, *, kind: str | None = None, folder: Path | None = None) -> LoadedModel:
+    """Resolve and check a model named by registry id or by path."""
+    if is_path(name):
+        path = Path(name)
+        data = _read(path, name)
+        check_graph(data, name)
+        return LoadedModel(name, path, None, data)
+    reg = registry(folder)
+    entry = reg.get(name)
+    if kind and entry.kind != kind:
+        raise UsageError(f"model {name!r} is a {entry.kind} model; this needs a {kind} model")
+    data = verify(reg, entry)
+    check_graph(data, name)
+    return LoadedModel(name, reg.path(entry), entry, data)
