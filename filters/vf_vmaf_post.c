@@ -240,9 +240,15 @@ static int summarize(AVFilterContext *avctx)
         av_log(avctx, AV_LOG_ERROR, "cannot write '%s': %s\n", tmp, av_err2str(ret));
         goto end;
     }
-    fprintf(f, "{\"filter\": \"vmaf_post\", \"model\": \"%s\", \"frames\": %u, "
-            "\"mean\": %.6f, \"min\": %.6f, \"p5\": %.6f}\n",
-            s->model, s->nb_scores, mean, s->scores[0], p5);
+    fputs("{\"filter\": \"vmaf_post\", \"model\": \"", f);
+    for (const char *c = s->model; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fputc('\\', f);
+        if ((unsigned char)*c >= 0x20)
+            fputc(*c, f);
+    }
+    fprintf(f, "\", \"frames\": %u, \"mean\": %.6f, \"min\": %.6f, \"p5\": %.6f}\n",
+            s->nb_scores, mean, s->scores[0], p5);
     if (fclose(f) != 0 || rename(tmp, s->log) != 0) {
         ret = AVERROR(errno);
         av_log(avctx, AV_LOG_ERROR, "cannot write '%s': %s\n", s->log, av_err2str(ret));

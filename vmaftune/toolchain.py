@@ -117,6 +117,28 @@ def probe_ffmpeg(path: Path, source: str) -> FFmpeg:
     return FFmpeg(path, source, version, encoders, filters)
 
 
+ENV_PATCHED = "VMAFTUNE_PATCHED_FFMPEG"
+ZOO_FILTERS = ("vmaf_pre", "vmaf_post")
+
+
+def patched_ffmpeg() -> FFmpeg | None:
+    """The FFmpeg with our filters (vmaf_pre, vmaf_post): $VMAFTUNE_PATCHED_FFMPEG, else the
+    checkout's build/ffmpeg from `make ffmpeg`. None when neither runs or lacks the filters;
+    the models then run in Python (vmaftune.inference)."""
+    env = os.environ.get(ENV_PATCHED)
+    candidates = [(env, f"${ENV_PATCHED}")] if env else []
+    built = Path(__file__).resolve().parent.parent / "build" / "ffmpeg" / "bin" / "ffmpeg"
+    candidates.append((str(built), "make ffmpeg"))
+    for candidate, origin in candidates:
+        try:
+            found = probe_ffmpeg(_usable(candidate, origin), origin)
+        except (ToolError, OSError):
+            continue
+        if all(found.has_filter(f) for f in ZOO_FILTERS):
+            return found
+    return None
+
+
 def resolve(explicit: str | None = None) -> FFmpeg:
     path, source = locate(explicit)
     return probe_ffmpeg(path, source)

@@ -158,6 +158,11 @@ def main() -> None:
     t0 = time.time()
     rows = build(args.work)
     planes = load_planes(args.work, rows)
+    # libvmaf and the decoder agree on every encode; a frame past the decoded ones would
+    # have no picture to learn from, so it is dropped (and counted) rather than guessed.
+    kept = [r for r in rows if r["frame"] < len(planes[r["file"]])]
+    print(f"{len(rows) - len(kept)} rows without a decoded frame dropped", flush=True)
+    rows = kept
     t_data = time.time() - t0
     print(f"{len(rows)} frames in {t_data:.0f} s", flush=True)
 

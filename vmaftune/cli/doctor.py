@@ -10,9 +10,10 @@ from rich.table import Table
 
 from .. import process
 from ..encoders import get, load_all
-from ..errors import ToolError
+from .. import models as zoo
+from ..errors import InputError, ToolError
 from ..score import MODELS
-from ..toolchain import FFmpeg, trial_encode
+from ..toolchain import FFmpeg, patched_ffmpeg, trial_encode
 from .common import out, settings
 
 
@@ -55,6 +56,22 @@ def command(
                 continue  # aliases
             ok, detail = _model_loads(ffmpeg, version)
             checks.append({"item": f"model {name}", "ok": ok, "needed": True, "detail": detail})
+    patched = patched_ffmpeg()
+    checks.append({"item": "filters vmaf_pre, vmaf_post", "ok": patched is not None, "needed": False,
+                   "detail": f"{patched.path} ({patched.source})" if patched
+                   else "no patched FFmpeg (make ffmpeg): zoo models run in Python"})  # fmt: skip
+    try:
+        reg = zoo.registry()
+        bad = []
+        for m in reg.models:
+            try:
+                zoo.check_graph(zoo.verify(reg, m), m.id)
+            except InputError as e:
+                bad.append(e.message)
+        checks.append({"item": "model zoo", "ok": not bad, "needed": True,
+                       "detail": "; ".join(bad) or f"{len(reg.models)} models verify ({reg.folder})"})  # fmt: skip
+    except InputError as e:
+        checks.append({"item": "model zoo", "ok": False, "needed": True, "detail": e.message})
     for enc in load_all():
         trial = trial_encode(ffmpeg, enc.ffmpeg, enc.default_pix_fmt)
         needed = enc.hardware == "none" or enc.name in required

@@ -1,0 +1,187 @@
+"""The vmaf_pre and vmaf_post filters in the FFmpeg that `make ffmpeg` builds: they run the
+zoo's models on real video, match Python onnxruntime on the same decoded frames (vmaf_pre
+within 1 code value, vmaf_post within 1e-4), keep frames and timestamps, refuse bad models
+with one clear line, and run clean under valgrind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vmaftune import models as zoo
+from vmaftune.inference import PlaneModel, nr_score, prefilter_plane
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILT = ROOT / "build" / "ffmpeg" / "bin" / "ffmpeg"
+MODELS = ROOT / "models"
+W, H, FRAMES = 176, 144, 10
+PRE, NR = "vmaf_pre_dn", "vmaf_post_nr"
+
+
+@pytest.fixture(scope="module")
+def ffmpeg_built() -> Path:
+    if not BUILT.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{BUILT} missing: CI must run `make ffmpeg` before the tests")
+        pytest.skip(f"{BUILT} missing: run `make ffmpeg` (builds FFmpeg, ~7 min once)")
+    return BUILT
+
+
+def run(ffmpeg: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    proc = subprocess.run([str(ffmpeg), "-hide_banner", "-nostdin", *args], capture_output=True)
+    if check and proc.returncode:
+        raise AssertionError(proc.stderr.decode(errors="replace")[-3000:])
+    return proc
+
+
+@pytest.fixture(scope="module")
+def noisy(ffmpeg_built, carphone, tmp_path_factory) -> Path:
+    """Ten frames of carphone with film-grain-like noise, stored losslessly so every
+    reader decodes the very same samples."""
+    out = tmp_path_factory.mktemp("filters") / "noisy.mkv"
+    ref, _ = carphone
+    run(ffmpeg_built, "-i", str(ref), "-frames:v", str(FRAMES), "-vf", "noise=alls=14:allf=t",
+        "-c:v", "ffv1", "-pix_fmt", "yuv420p", str(out))  # fmt: skip
+    return out
+
+
+def planes(raw: bytes, depth: int) -> list[list[np.ndarray]]:
+    dt = np.uint8 if depth == 8 else np.dtype("<u2")
+    a = np.frombuffer(raw, dt)
+    size = W * H * 3 // 2
+    assert a.size % size == 0
+    out = []
+    for f in a.reshape(-1, size):
+        y, u, v = f[: W * H], f[W * H : W * H * 5 // 4], f[W * H * 5 // 4 :]
+        out.append([y.reshape(H, W), u.reshape(H // 2, W // 2), v.reshape(H // 2, W // 2)])
+    return out
+
+
+def decoded(ffmpeg: Path, clip: Path, pix_fmt: str, vf: str | None = None) -> bytes:
+    chain = ["-vf", vf] if vf else []
+    return run(ffmpeg, "-i", str(clip), *chain, "-f", "rawvideo", "-pix_fmt", pix_fmt, "-").stdout
+
+
+def model(name: str) -> PlaneModel:
+    return PlaneModel(zoo.load(name, folder=MODELS).session(), name)
+
+
+@pytest.mark.parametrize(
+    ("pix_fmt", "depth", "opts"),
+    [("yuv420p", 8, ""), ("yuv420p10le", 10, ":planes=all:strength=0.6")],
+)
+def test_vmaf_pre_matches_python_onnxruntime(ffmpeg_built, noisy, pix_fmt, depth, opts):
+    vf = f"format={pix_fmt},vmaf_pre=model={PRE}:registry={MODELS}{opts}"
+    filtered = planes(decoded(ffmpeg_built, noisy, pix_fmt, vf), depth)
+    source = planes(decoded(ffmpeg_built, noisy, pix_fmt, f"format={pix_fmt}"), depth)
+    assert len(filtered) == len(source) == FRAMES
+    strength = 0.6 if "strength" in opts else 1.0
+    m = model(PRE)
+    worst = 0
+    changed = 0
+    for got, src in zip(filtered, source):
+        for p in range(3):
+            if p and "planes=all" not in opts:
+                assert np.array_equal(got[p], src[p]), "chroma must pass untouched"
+                continue
+            want = prefilter_plane(m, src[p], depth, strength)
+            worst = max(worst, int(np.abs(got[p].astype(int) - want.astype(int)).max()))
+            changed += int((got[p] != src[p]).sum())
+    assert worst <= 1, f"filter and Python differ by {worst} code values"
+    assert changed > FRAMES * W * H // 4, "the denoiser left the noisy frames nearly untouched"
+
+
+def showinfo_pts(stderr: bytes) -> list[int]:
+    return [int(m) for m in re.findall(rb"\bpts:\s*(-?\d+)", stderr)]
+
+
+def test_vmaf_pre_keeps_frames_and_timestamps(ffmpeg_built, noisy):
+    base = run(ffmpeg_built, "-i", str(noisy), "-vf", "showinfo", "-f", "null", "-").stderr
+    ours = run(ffmpeg_built, "-i", str(noisy), "-vf",
+               f"vmaf_pre=model={PRE}:registry={MODELS},showinfo", "-f", "null", "-").stderr  # fmt: skip
+    assert showinfo_pts(ours) == showinfo_pts(base)
+    assert len(showinfo_pts(ours)) == FRAMES
+
+
+def test_vmaf_post_matches_python_and_pools(ffmpeg_built, noisy, tmp_path):
+    meta, log = tmp_path / "meta.txt", tmp_path / "post.json"
+    run(ffmpeg_built, "-i", str(noisy), "-vf",
+        f"vmaf_post=model={NR}:registry={MODELS}:log={log},metadata=print:file={meta}",
+        "-f", "null", "-")  # fmt: skip
+    got = [float(v) for v in re.findall(r"lavfi\.vmaf_post\.score=([0-9.]+)", meta.read_text())]
+    assert len(got) == FRAMES
+    m = model(NR)
+    want = [nr_score(m, f[0], 8) for f in planes(decoded(ffmpeg_built, noisy, "yuv420p"), 8)]
+    assert np.max(np.abs(np.array(got) - np.array(want))) <= 1e-4
+    assert 0 <= min(got) and max(got) <= 100
+    pooled = json.loads(log.read_text())
+    assert pooled["frames"] == FRAMES
+    assert pooled["mean"] == pytest.approx(np.mean(got), abs=1e-5)
+    assert pooled["min"] == pytest.approx(min(got), abs=1e-5)
+    assert pooled["p5"] == pytest.approx(np.percentile(got, 5), abs=1e-5)
+    assert not (tmp_path / "post.json.partial").exists()
+
+
+def test_the_issue_command_line_encodes(ffmpeg_built, carphone, tmp_path):
+    """`ffmpeg -i clip -vf vmaf_pre=...,vmaf_post=... -c:v libx264 out.mp4`, with the
+    registry the build installs beside the binary (no registry= option)."""
+    ref, _ = carphone
+    out = tmp_path / "out.mp4"
+    proc = run(ffmpeg_built, "-i", str(ref), "-frames:v", "8", "-vf",
+               f"vmaf_pre=model={PRE},vmaf_post=model={NR}", "-c:v", "libx264", str(out))  # fmt: skip
+    assert out.stat().st_size > 1000
+    assert re.search(rb"frames: 8 mean: [0-9.]+ min: [0-9.]+ p5: [0-9.]+", proc.stderr)
+
+
+def bad(ffmpeg: Path, vf: str, clip: Path) -> str:
+    proc = run(ffmpeg, "-v", "error", "-i", str(clip), "-frames:v", "2", "-vf", vf, "-f", "null", "-", check=False)
+    assert proc.returncode > 0, "a bad model must fail with an error exit, not a signal or success"
+    return proc.stderr.decode(errors="replace")
+
+
+def test_bad_models_fail_cleanly(ffmpeg_built, noisy, tmp_path):
+    assert "model 'vmaf_pre_dm' is not in the registry" in bad(
+        ffmpeg_built, f"vmaf_pre=model=vmaf_pre_dm:registry={MODELS}", noisy)
+    assert "cannot open model" in bad(ffmpeg_built, f"vmaf_pre=model={tmp_path}/none.onnx", noisy)
+    assert "is a nr model; this filter runs prefilter models" in bad(
+        ffmpeg_built, f"vmaf_pre=model={NR}:registry={MODELS}", noisy)
+
+    tampered = tmp_path / "zoo"
+    shutil.copytree(MODELS, tampered, ignore=shutil.ignore_patterns("train", "*.md"))
+    onnx_file = tampered / f"{PRE}.onnx"
+    onnx_file.write_bytes(onnx_file.read_bytes()[:-1] + b"\x00")
+    assert "does not match the registry" in bad(ffmpeg_built, f"vmaf_pre=model={PRE}:registry={tampered}", noisy)
+    assert "does not match the registry" in bad(ffmpeg_built, f"vmaf_post=model={NR}:registry={tampered}", noisy)
+
+    # A pre-filter model that returns the wrong shape (one number per plane).
+    shape = tmp_path / "wrong.onnx"
+    shutil.copyfile(tampered / f"{NR}.onnx", shape)
+    assert "a pre-filter must return [1,1,H,W]" in bad(ffmpeg_built, f"vmaf_pre=model={shape}", noisy)
+    bad(ffmpeg_built, f"vmaf_post=model={NR}:registry={MODELS}:device=tpu", noisy)
+    assert "offers no CUDA execution provider" in bad(
+        ffmpeg_built, f"vmaf_post=model={NR}:registry={MODELS}:device=cuda", noisy)
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed (apt-get install valgrind)")
+def test_filters_run_clean_under_valgrind(ffmpeg_built, noisy, tmp_path):
+    clip = tmp_path / "short.mkv"
+    run(ffmpeg_built, "-i", str(noisy), "-frames:v", "2", "-c:v", "ffv1", str(clip))
+    vf = f"vmaf_pre=model={PRE}:registry={MODELS}:planes=all,vmaf_post=model={NR}:registry={MODELS}:log={tmp_path}/p.json"
+    proc = subprocess.run(
+        ["valgrind", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite",
+         f"--suppressions={ROOT / 'tests' / 'valgrind.supp'}",
+         str(ffmpeg_built), "-hide_banner", "-nostdin", "-v", "error", "-threads", "1",
+         "-filter_threads", "1", "-i", str(clip), "-vf", vf, "-f", "null", "-"],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    summary = "\n".join(line for line in proc.stderr.splitlines() if "==" in line)[-3000:]
+    assert proc.returncode == 0, summary
+    assert re.search(r"ERROR SUMMARY: 0 errors", proc.stderr), summary
+    assert re.search(r"definitely lost: 0 bytes", proc.stderr) or "All heap blocks were freed" in proc.stderr, summary
