@@ -86,7 +86,7 @@ def test_vmaf_pre_matches_python_onnxruntime(ffmpeg_built, noisy, pix_fmt, depth
     m = model(PRE)
     worst = 0
     changed = 0
-    for got, src in zip(filtered, source):
+    for got, src in zip(filtered, source, strict=True):
         for p in range(3):
             if p and "planes=all" not in opts:
                 assert np.array_equal(got[p], src[p]), "chroma must pass untouched"
@@ -105,7 +105,8 @@ def showinfo_pts(stderr: bytes) -> list[int]:
 def test_vmaf_pre_keeps_frames_and_timestamps(ffmpeg_built, noisy):
     base = run(ffmpeg_built, "-i", str(noisy), "-vf", "showinfo", "-f", "null", "-").stderr
     ours = run(ffmpeg_built, "-i", str(noisy), "-vf",
-               f"vmaf_pre=model={PRE}:registry={MODELS},showinfo", "-f", "null", "-").stderr  # fmt: skip
+               f"vmaf_pre=model={PRE}:registry={MODELS},showinfo",
+               "-f", "null", "-").stderr  # fmt: skip
     assert showinfo_pts(ours) == showinfo_pts(base)
     assert len(showinfo_pts(ours)) == FRAMES
 
@@ -120,7 +121,7 @@ def test_vmaf_post_matches_python_and_pools(ffmpeg_built, noisy, tmp_path):
     m = model(NR)
     want = [nr_score(m, f[0], 8) for f in planes(decoded(ffmpeg_built, noisy, "yuv420p"), 8)]
     assert np.max(np.abs(np.array(got) - np.array(want))) <= 1e-4
-    assert 0 <= min(got) and max(got) <= 100
+    assert min(got) >= 0 and max(got) <= 100
     pooled = json.loads(log.read_text())
     assert pooled["frames"] == FRAMES
     assert pooled["mean"] == pytest.approx(np.mean(got), abs=1e-5)
@@ -135,45 +136,74 @@ def test_the_issue_command_line_encodes(ffmpeg_built, carphone, tmp_path):
     ref, _ = carphone
     out = tmp_path / "out.mp4"
     proc = run(ffmpeg_built, "-i", str(ref), "-frames:v", "8", "-vf",
-               f"vmaf_pre=model={PRE},vmaf_post=model={NR}", "-c:v", "libx264", str(out))  # fmt: skip
+               f"vmaf_pre=model={PRE},vmaf_post=model={NR}",
+               "-c:v", "libx264", str(out))  # fmt: skip
     assert out.stat().st_size > 1000
     assert re.search(rb"frames: 8 mean: [0-9.]+ min: [0-9.]+ p5: [0-9.]+", proc.stderr)
 
 
 def bad(ffmpeg: Path, vf: str, clip: Path) -> str:
-    proc = run(ffmpeg, "-v", "error", "-i", str(clip), "-frames:v", "2", "-vf", vf, "-f", "null", "-", check=False)
+    proc = run(
+        ffmpeg,
+        "-v",
+        "error",
+        "-i",
+        str(clip),
+        "-frames:v",
+        "2",
+        "-vf",
+        vf,
+        "-f",
+        "null",
+        "-",
+        check=False,
+    )
     assert proc.returncode > 0, "a bad model must fail with an error exit, not a signal or success"
     return proc.stderr.decode(errors="replace")
 
 
 def test_bad_models_fail_cleanly(ffmpeg_built, noisy, tmp_path):
     assert "model 'vmaf_pre_dm' is not in the registry" in bad(
-        ffmpeg_built, f"vmaf_pre=model=vmaf_pre_dm:registry={MODELS}", noisy)
+        ffmpeg_built, f"vmaf_pre=model=vmaf_pre_dm:registry={MODELS}", noisy
+    )
     assert "cannot open model" in bad(ffmpeg_built, f"vmaf_pre=model={tmp_path}/none.onnx", noisy)
     assert "is a nr model; this filter runs prefilter models" in bad(
-        ffmpeg_built, f"vmaf_pre=model={NR}:registry={MODELS}", noisy)
+        ffmpeg_built, f"vmaf_pre=model={NR}:registry={MODELS}", noisy
+    )
 
     tampered = tmp_path / "zoo"
     shutil.copytree(MODELS, tampered, ignore=shutil.ignore_patterns("train", "*.md"))
     onnx_file = tampered / f"{PRE}.onnx"
     onnx_file.write_bytes(onnx_file.read_bytes()[:-1] + b"\x00")
-    assert "does not match the registry" in bad(ffmpeg_built, f"vmaf_pre=model={PRE}:registry={tampered}", noisy)
-    assert "does not match the registry" in bad(ffmpeg_built, f"vmaf_post=model={NR}:registry={tampered}", noisy)
+    assert "does not match the registry" in bad(
+        ffmpeg_built, f"vmaf_pre=model={PRE}:registry={tampered}", noisy
+    )
+    assert "does not match the registry" in bad(
+        ffmpeg_built, f"vmaf_post=model={NR}:registry={tampered}", noisy
+    )
 
     # A pre-filter model that returns the wrong shape (one number per plane).
     shape = tmp_path / "wrong.onnx"
     shutil.copyfile(tampered / f"{NR}.onnx", shape)
-    assert "a pre-filter must return [1,1,H,W]" in bad(ffmpeg_built, f"vmaf_pre=model={shape}", noisy)
+    assert "a pre-filter must return [1,1,H,W]" in bad(
+        ffmpeg_built, f"vmaf_pre=model={shape}", noisy
+    )
     bad(ffmpeg_built, f"vmaf_post=model={NR}:registry={MODELS}:device=tpu", noisy)
     assert "offers no CUDA execution provider" in bad(
-        ffmpeg_built, f"vmaf_post=model={NR}:registry={MODELS}:device=cuda", noisy)
+        ffmpeg_built, f"vmaf_post=model={NR}:registry={MODELS}:device=cuda", noisy
+    )
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed (apt-get install valgrind)")
+@pytest.mark.skipif(
+    shutil.which("valgrind") is None, reason="valgrind is not installed (apt-get install valgrind)"
+)
 def test_filters_run_clean_under_valgrind(ffmpeg_built, noisy, tmp_path):
     clip = tmp_path / "short.mkv"
     run(ffmpeg_built, "-i", str(noisy), "-frames:v", "2", "-c:v", "ffv1", str(clip))
-    vf = f"vmaf_pre=model={PRE}:registry={MODELS}:planes=all,vmaf_post=model={NR}:registry={MODELS}:log={tmp_path}/p.json"
+    vf = (
+        f"vmaf_pre=model={PRE}:registry={MODELS}:planes=all,"
+        f"vmaf_post=model={NR}:registry={MODELS}:log={tmp_path}/p.json"
+    )
     proc = subprocess.run(
         ["valgrind", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite",
          f"--suppressions={ROOT / 'tests' / 'valgrind.supp'}",
@@ -184,4 +214,7 @@ def test_filters_run_clean_under_valgrind(ffmpeg_built, noisy, tmp_path):
     summary = "\n".join(line for line in proc.stderr.splitlines() if "==" in line)[-3000:]
     assert proc.returncode == 0, summary
     assert re.search(r"ERROR SUMMARY: 0 errors", proc.stderr), summary
-    assert re.search(r"definitely lost: 0 bytes", proc.stderr) or "All heap blocks were freed" in proc.stderr, summary
+    assert (
+        re.search(r"definitely lost: 0 bytes", proc.stderr)
+        or "All heap blocks were freed" in proc.stderr
+    ), summary

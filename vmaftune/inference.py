@@ -30,25 +30,35 @@ class PlaneModel:
         try:
             (y,) = self.session.run(None, {inp: x[None, None]})
         except Exception as e:  # onnxruntime raises its own error types
-            raise InputError(f"model {self.name} failed on a {plane.shape[1]}x{plane.shape[0]} plane: {e}") from None
-        return np.asarray(y, dtype=np.float32)
+            raise InputError(
+                f"model {self.name} failed on a {plane.shape[1]}x{plane.shape[0]} plane: {e}"
+            ) from None
+        out: np.ndarray = np.asarray(y, dtype=np.float32)
+        return out
 
 
-def prefilter_plane(model: PlaneModel, plane: np.ndarray, depth: int, strength: float = 1.0) -> np.ndarray:
+def prefilter_plane(
+    model: PlaneModel, plane: np.ndarray, depth: int, strength: float = 1.0
+) -> np.ndarray:
     """One plane (uint8 or uint16 samples) through a pre-filter model."""
     maxv = (1 << depth) - 1
     y = model.run(plane, depth)
     if y.shape != (1, 1, *plane.shape):
-        raise InputError(f"model {model.name} returned {list(y.shape)} for a plane of {list(plane.shape)}")
+        raise InputError(
+            f"model {model.name} returned {list(y.shape)} for a plane of {list(plane.shape)}"
+        )
     v = plane.astype(np.float32) * np.float32(1.0 / maxv)
     v = v + np.float32(strength) * (y[0, 0] - v)
     out = np.clip(np.rint(v * np.float32(maxv)), 0, maxv)
-    return out.astype(plane.dtype)
+    result: np.ndarray = out.astype(plane.dtype)
+    return result
 
 
 def nr_score(model: PlaneModel, luma: np.ndarray, depth: int) -> float:
     """The no-reference model's VMAF for one luma plane."""
     y = model.run(luma, depth)
     if y.size != 1:
-        raise InputError(f"model {model.name} returned {list(y.shape)}; a no-reference model returns one number")
+        raise InputError(
+            f"model {model.name} returned {list(y.shape)}; a no-reference model returns one number"
+        )
     return float(y.reshape(()))

@@ -97,7 +97,9 @@ class LoadedModel:
     entry: ModelEntry | None
     data: bytes = field(repr=False)
 
-    def session(self, providers: Sequence[str] = ("CPUExecutionProvider",)) -> onnxruntime.InferenceSession:
+    def session(
+        self, providers: Sequence[str] = ("CPUExecutionProvider",)
+    ) -> onnxruntime.InferenceSession:
         import onnxruntime
 
         opts = onnxruntime.SessionOptions()
@@ -107,8 +109,7 @@ class LoadedModel:
 
 def _tensors(rows: Any, where: str) -> tuple[TensorSpec, ...]:
     return tuple(
-        TensorSpec(str(r["name"]), tuple(r["shape"]), str(r.get("dtype", "float32")))
-        for r in rows
+        TensorSpec(str(r["name"]), tuple(r["shape"]), str(r.get("dtype", "float32"))) for r in rows
     )
 
 
@@ -176,7 +177,9 @@ def operators(data: bytes, name: str) -> tuple[list[str], int]:
     while graphs:
         g = graphs.pop()
         for node in g.node:
-            ops.add(node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}")
+            ops.add(
+                node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+            )
             for a in node.attribute:
                 if a.HasField("g"):
                     graphs.append(a.g)

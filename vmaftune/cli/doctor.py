@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from .. import models as zoo
 from .. import process
 from ..encoders import get, load_all
-from .. import models as zoo
 from ..errors import InputError, ToolError
 from ..score import MODELS
 from ..toolchain import FFmpeg, patched_ffmpeg, trial_encode
@@ -24,6 +24,21 @@ def _model_loads(ffmpeg: FFmpeg, version: str) -> tuple[bool, str]:
                        "-filter_complex", graph, "-f", "null", "-")  # fmt: skip
     done = process.run(argv, what="libvmaf trial", check=False, timeout=60)
     return done.returncode == 0, "loads" if done.returncode == 0 else process.last_line(done.stderr)
+
+
+def _zoo_check() -> dict[str, object]:
+    try:
+        reg = zoo.registry()
+    except InputError as e:
+        return {"item": "model zoo", "ok": False, "needed": True, "detail": e.message}
+    bad = []
+    for m in reg.models:
+        try:
+            zoo.check_graph(zoo.verify(reg, m), m.id)
+        except InputError as e:
+            bad.append(e.message)
+    detail = "; ".join(bad) or f"{len(reg.models)} models verify ({reg.folder})"
+    return {"item": "model zoo", "ok": not bad, "needed": True, "detail": detail}
 
 
 def command(
@@ -57,21 +72,14 @@ def command(
             ok, detail = _model_loads(ffmpeg, version)
             checks.append({"item": f"model {name}", "ok": ok, "needed": True, "detail": detail})
     patched = patched_ffmpeg()
-    checks.append({"item": "filters vmaf_pre, vmaf_post", "ok": patched is not None, "needed": False,
-                   "detail": f"{patched.path} ({patched.source})" if patched
-                   else "no patched FFmpeg (make ffmpeg): zoo models run in Python"})  # fmt: skip
-    try:
-        reg = zoo.registry()
-        bad = []
-        for m in reg.models:
-            try:
-                zoo.check_graph(zoo.verify(reg, m), m.id)
-            except InputError as e:
-                bad.append(e.message)
-        checks.append({"item": "model zoo", "ok": not bad, "needed": True,
-                       "detail": "; ".join(bad) or f"{len(reg.models)} models verify ({reg.folder})"})  # fmt: skip
-    except InputError as e:
-        checks.append({"item": "model zoo", "ok": False, "needed": True, "detail": e.message})
+    detail = (
+        f"{patched.path} ({patched.source})"
+        if patched
+        else "no patched FFmpeg (make ffmpeg): zoo models run in Python"
+    )
+    checks.append({"item": "filters vmaf_pre, vmaf_post", "ok": patched is not None,
+                   "needed": False, "detail": detail})  # fmt: skip
+    checks.append(_zoo_check())
     for enc in load_all():
         trial = trial_encode(ffmpeg, enc.ffmpeg, enc.default_pix_fmt)
         needed = enc.hardware == "none" or enc.name in required

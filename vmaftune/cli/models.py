@@ -15,11 +15,15 @@ from .. import models as zoo
 from ..errors import InputError
 from .common import out
 
-app = typer.Typer(help="The model zoo: list, show and verify registered models.", no_args_is_help=True)
+app = typer.Typer(
+    help="The model zoo: list, show and verify registered models.", no_args_is_help=True
+)
 
 Folder = Annotated[
     Path | None,
-    typer.Option("--registry", help="Folder holding registry.json (default: the installed models/)."),
+    typer.Option(
+        "--registry", help="Folder holding registry.json (default: the installed models/)."
+    ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -39,7 +43,11 @@ def list_(registry: Folder = None, as_json: AsJson = False) -> None:
     for col in ("id", "kind", "bytes", "inputs → outputs", "description"):
         table.add_column(col)
     for m in reg.models:
-        io = ", ".join(str(list(t.shape)) for t in m.inputs) + " → " + ", ".join(str(list(t.shape)) for t in m.outputs)
+        io = (
+            ", ".join(str(list(t.shape)) for t in m.inputs)
+            + " → "
+            + ", ".join(str(list(t.shape)) for t in m.outputs)
+        )
         table.add_row(m.id, m.kind, str(m.bytes), io, m.description)
     out.print(table)
 
@@ -49,7 +57,11 @@ def show(model_id: Annotated[str, typer.Argument(metavar="ID")], registry: Folde
     """A model's whole row (JSON), its card's path included."""
     reg = zoo.registry(registry)
     entry = reg.get(model_id)
-    out.print_json(json.dumps({**row(entry), "path": str(reg.path(entry)), "card_path": str(reg.folder / entry.card)}))
+    out.print_json(
+        json.dumps(
+            {**row(entry), "path": str(reg.path(entry)), "card_path": str(reg.folder / entry.card)}
+        )
+    )
 
 
 @app.command("verify")
@@ -80,6 +92,10 @@ def verify(
         out.print_json(json.dumps(results))
     else:
         for r in results:
-            out.print(f"{'ok  ' if r['ok'] else 'FAIL'} {r['id']}" + (f": {r['problem']}" if r["problem"] else ""), soft_wrap=True)
+            out.print(
+                f"{'ok  ' if r['ok'] else 'FAIL'} {r['id']}"
+                + (f": {r['problem']}" if r["problem"] else ""),
+                soft_wrap=True,
+            )
     if not all(r["ok"] for r in results):
         raise typer.Exit(1)
