@@ -150,7 +150,7 @@ def test_the_issue_command_line_encodes(ffmpeg_built, carphone, tmp_path):
                f"vmaf_pre=model={PRE},vmaf_post=model={NR}",
                "-c:v", "libx264", str(out))  # fmt: skip
     assert out.stat().st_size > 1000
-    assert re.search(rb"frames: 8 mean: [0-9.]+ min: [0-9.]+ p5: [0-9.]+", proc.stderr)
+    assert re.search(rb"frames: \d+ mean: [0-9.]+ min: [0-9.]+ p5: [0-9.]+", proc.stderr)
 
 
 def bad(ffmpeg: Path, vf: str, clip: Path) -> str:
@@ -185,8 +185,11 @@ def test_bad_models_fail_cleanly(ffmpeg_built, noisy, tmp_path):
 
     tampered = tmp_path / "zoo"
     shutil.copytree(MODELS, tampered, ignore=shutil.ignore_patterns("train", "*.md"))
-    onnx_file = tampered / f"{PRE}.onnx"
-    onnx_file.write_bytes(onnx_file.read_bytes()[:-1] + b"\x00")
+    for name in (PRE, NR):
+        onnx_file = tampered / f"{name}.onnx"
+        data = bytearray(onnx_file.read_bytes())
+        data[-1] ^= 1
+        onnx_file.write_bytes(bytes(data))
     assert "does not match the registry" in bad(
         ffmpeg_built, f"vmaf_pre=model={PRE}:registry={tampered}", noisy
     )
