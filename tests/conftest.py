@@ -188,3 +188,16 @@ def cut_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[objec
     path = tmp_path_factory.mktemp("cuts") / "cuts.mp4"
     truth = build(resolve(), pieces, path, size=(320, 180))
     return path, list(truth)
+
+
+BUILT_FFMPEG = Path(__file__).resolve().parent.parent / "build" / "ffmpeg" / "bin" / "ffmpeg"
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_built() -> Path:
+    """The FFmpeg `make ffmpeg` builds; CI must have it, a developer may not yet."""
+    if not BUILT_FFMPEG.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{BUILT_FFMPEG} missing: CI must run `make ffmpeg` before the tests")
+        pytest.skip(f"{BUILT_FFMPEG} missing: run `make ffmpeg` (builds FFmpeg, ~7 min once)")
+    return BUILT_FFMPEG

@@ -4,25 +4,14 @@ decoded frames of a real clip."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILT = ROOT / "build" / "ffmpeg" / "bin" / "ffmpeg"
 W, H, FRAMES = 176, 144, 12
-
-
-@pytest.fixture(scope="module")
-def ffmpeg_built() -> Path:
-    if not BUILT.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{BUILT} missing: CI must run `make ffmpeg` before the tests")
-        pytest.skip(f"{BUILT} missing: run `make ffmpeg` (builds FFmpeg, ~7 min once)")
-    return BUILT
 
 
 def _blur_model(path: Path) -> np.ndarray:

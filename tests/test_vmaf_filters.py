@@ -6,7 +6,6 @@ with one clear line, and run clean under valgrind."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -23,15 +22,6 @@ BUILT = ROOT / "build" / "ffmpeg" / "bin" / "ffmpeg"
 MODELS = ROOT / "models"
 W, H, FRAMES = 176, 144, 10
 PRE, NR = "vmaf_pre_dn", "vmaf_post_nr"
-
-
-@pytest.fixture(scope="module")
-def ffmpeg_built() -> Path:
-    if not BUILT.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{BUILT} missing: CI must run `make ffmpeg` before the tests")
-        pytest.skip(f"{BUILT} missing: run `make ffmpeg` (builds FFmpeg, ~7 min once)")
-    return BUILT
 
 
 def run(ffmpeg: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
