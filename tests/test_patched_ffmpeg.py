@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILT = ROOT / "build" / "ffmpeg" / "bin" / "ffmpeg"
 W, H, FRAMES = 176, 144, 12
 
 

@@ -18,7 +18,6 @@ from vmaftune import models as zoo
 from vmaftune.inference import PlaneModel, nr_score, prefilter_plane
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILT = ROOT / "build" / "ffmpeg" / "bin" / "ffmpeg"
 MODELS = ROOT / "models"
 W, H, FRAMES = 176, 144, 10
 PRE, NR = "vmaf_pre_dn", "vmaf_post_nr"
