@@ -34,7 +34,6 @@
 #include "libavutil/dict.h"
 #include "libavutil/mem.h"
 #include "libavutil/opt.h"
-#include "libavutil/pixdesc.h"
 
 #include "avfilter.h"
 #include "dnn_filter_common.h"
@@ -51,7 +50,6 @@ typedef struct VmafPostContext {
     char *log;
     int device;
 
-    int depth;
     float score;
     int error;
     double *scores;
@@ -73,26 +71,6 @@ static const AVOption vmaf_post_options[] = {
 };
 
 AVFILTER_DEFINE_CLASS(vmaf_post);
-
-static int pre_proc(AVFrame *plane, DNNData *input, AVFilterContext *avctx)
-{
-    VmafPostContext *s = avctx->priv;
-    const float scale = 1.0f / ((1 << s->depth) - 1);
-    float *dst = input->data;
-
-    for (int y = 0; y < plane->height; y++) {
-        if (s->depth > 8) {
-            const uint16_t *src = (const uint16_t *)(plane->data[0] + y * plane->linesize[0]);
-            for (int x = 0; x < plane->width; x++)
-                *dst++ = src[x] * scale;
-        } else {
-            const uint8_t *src = plane->data[0] + y * plane->linesize[0];
-            for (int x = 0; x < plane->width; x++)
-                *dst++ = src[x] * scale;
-        }
-    }
-    return 0;
-}
 
 static int post_proc(AVFrame *plane, DNNData *output, AVFilterContext *avctx)
 {
@@ -121,7 +99,7 @@ static av_cold int init(AVFilterContext *avctx)
     av_free(path);
     if (ret < 0)
         return ret;
-    return ff_dnn_set_frame_proc(&s->dnnctx, pre_proc, post_proc);
+    return ff_dnn_set_frame_proc(&s->dnnctx, ff_vmaf_model_plane_to_float, post_proc);
 }
 
 static const enum AVPixelFormat pix_fmts[] = {
@@ -139,7 +117,6 @@ static int config_input(AVFilterLink *inlink)
     DNNData input;
     int ret;
 
-    s->depth = av_pix_fmt_desc_get(inlink->format)->comp[0].depth;
     if ((ret = ff_dnn_get_input(&s->dnnctx, &input)) < 0)
         return ret;
     if (input.dt != DNN_FLOAT || input.dims[1] != 1) {
@@ -160,31 +137,15 @@ static int config_input(AVFilterLink *inlink)
 static int score_frame(AVFilterContext *avctx, AVFrame *frame)
 {
     VmafPostContext *s = avctx->priv;
-    AVFrame *in = av_frame_alloc(), *out = av_frame_alloc();
-    AVFrame *done_in = NULL, *done_out = NULL;
     char value[32];
     double *scores;
-    int ret;
+    int ret = ff_vmaf_model_run_plane(&s->dnnctx, frame, 0, frame->width, frame->height);
 
-    if (!in || !out) {
-        av_frame_free(&in);
-        av_frame_free(&out);
-        return AVERROR(ENOMEM);
+    if (s->error < 0) {
+        ret = s->error;
+        s->error = 0;
     }
-    in->format      = out->format = frame->format;
-    in->width       = out->width  = frame->width;
-    in->height      = out->height = frame->height;
-    in->data[0]     = frame->data[0];
-    in->linesize[0] = frame->linesize[0];
-
-    /* On failure the backend keeps the views in its task queue and frees them at uninit. */
-    if (ff_dnn_execute_model(&s->dnnctx, in, out) != 0)
-        return s->error ? s->error : AVERROR_EXTERNAL;
-    if (ff_dnn_get_result(&s->dnnctx, &done_in, &done_out) != DAST_SUCCESS)
-        return AVERROR_BUG;
-    av_frame_free(&done_in);
-    av_frame_free(&done_out);
-    if ((ret = s->error) < 0)
+    if (ret < 0)
         return ret;
 
     snprintf(value, sizeof(value), "%.6f", s->score);

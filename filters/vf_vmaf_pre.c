@@ -79,26 +79,6 @@ static const AVOption vmaf_pre_options[] = {
 
 AVFILTER_DEFINE_CLASS(vmaf_pre);
 
-static int pre_proc(AVFrame *plane, DNNData *input, AVFilterContext *avctx)
-{
-    VmafPreContext *s = avctx->priv;
-    const float scale = 1.0f / ((1 << s->depth) - 1);
-    float *dst = input->data;
-
-    for (int y = 0; y < plane->height; y++) {
-        if (s->depth > 8) {
-            const uint16_t *src = (const uint16_t *)(plane->data[0] + y * plane->linesize[0]);
-            for (int x = 0; x < plane->width; x++)
-                *dst++ = src[x] * scale;
-        } else {
-            const uint8_t *src = plane->data[0] + y * plane->linesize[0];
-            for (int x = 0; x < plane->width; x++)
-                *dst++ = src[x] * scale;
-        }
-    }
-    return 0;
-}
-
 /* The output plane still holds the input (in place): blend, round and clip into it. */
 static int post_proc(AVFrame *plane, DNNData *output, AVFilterContext *avctx)
 {
@@ -148,7 +128,7 @@ static av_cold int init(AVFilterContext *avctx)
     av_free(path);
     if (ret < 0)
         return ret;
-    return ff_dnn_set_frame_proc(&s->dnnctx, pre_proc, post_proc);
+    return ff_dnn_set_frame_proc(&s->dnnctx, ff_vmaf_model_plane_to_float, post_proc);
 }
 
 static const enum AVPixelFormat pix_fmts[] = {
@@ -195,36 +175,15 @@ static int config_input(AVFilterLink *inlink)
     return 0;
 }
 
-/* Runs the model on one plane of frame, in place, through borrowed plane views. */
 static int filter_plane(AVFilterContext *avctx, AVFrame *frame, int p)
 {
     VmafPreContext *s = avctx->priv;
-    AVFrame *in = av_frame_alloc(), *out = av_frame_alloc();
-    AVFrame *done_in = NULL, *done_out = NULL;
-    int ret;
+    int ret = ff_vmaf_model_run_plane(&s->dnnctx, frame, p, s->plane_w[p], s->plane_h[p]);
 
-    if (!in || !out) {
-        av_frame_free(&in);
-        av_frame_free(&out);
-        return AVERROR(ENOMEM);
+    if (s->error < 0) {
+        ret = s->error;
+        s->error = 0;
     }
-    for (int i = 0; i < 2; i++) {
-        AVFrame *v = i ? out : in;
-        v->format      = frame->format;
-        v->width       = s->plane_w[p];
-        v->height      = s->plane_h[p];
-        v->data[0]     = frame->data[p];
-        v->linesize[0] = frame->linesize[p];
-    }
-    /* On failure the backend keeps the views in its task queue and frees them at uninit. */
-    if (ff_dnn_execute_model(&s->dnnctx, in, out) != 0)
-        return s->error ? s->error : AVERROR_EXTERNAL;
-    if (ff_dnn_get_result(&s->dnnctx, &done_in, &done_out) != DAST_SUCCESS)
-        return AVERROR_BUG;
-    av_frame_free(&done_in);
-    av_frame_free(&done_out);
-    ret = s->error;
-    s->error = 0;
     return ret;
 }
 

@@ -36,6 +36,7 @@
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
 #include "libavutil/opt.h"
+#include "libavutil/pixdesc.h"
 #include "libavutil/sha.h"
 
 #include "config.h"
@@ -484,4 +485,52 @@ int ff_vmaf_model_load(AVFilterContext *avctx, DnnContext *dnnctx, const char *p
     if (!dnnctx->model_filename || !dnnctx->device)
         return AVERROR(ENOMEM);
     return ff_dnn_init(dnnctx, DFT_PROCESS_FRAME, avctx);
+}
+
+int ff_vmaf_model_plane_to_float(AVFrame *plane, DNNData *input, AVFilterContext *avctx)
+{
+    const int depth = av_pix_fmt_desc_get(plane->format)->comp[0].depth;
+    const float scale = 1.0f / ((1 << depth) - 1);
+    float *dst = input->data;
+
+    for (int y = 0; y < plane->height; y++) {
+        if (depth > 8) {
+            const uint16_t *src = (const uint16_t *)(plane->data[0] + y * plane->linesize[0]);
+            for (int x = 0; x < plane->width; x++)
+                *dst++ = src[x] * scale;
+        } else {
+            const uint8_t *src = plane->data[0] + y * plane->linesize[0];
+            for (int x = 0; x < plane->width; x++)
+                *dst++ = src[x] * scale;
+        }
+    }
+    return 0;
+}
+
+int ff_vmaf_model_run_plane(DnnContext *dnnctx, AVFrame *frame, int p, int w, int h)
+{
+    AVFrame *in = av_frame_alloc(), *out = av_frame_alloc();
+    AVFrame *done_in = NULL, *done_out = NULL;
+
+    if (!in || !out) {
+        av_frame_free(&in);
+        av_frame_free(&out);
+        return AVERROR(ENOMEM);
+    }
+    for (int i = 0; i < 2; i++) {
+        AVFrame *v = i ? out : in;
+        v->format      = frame->format;
+        v->width       = w;
+        v->height      = h;
+        v->data[0]     = frame->data[p];
+        v->linesize[0] = frame->linesize[p];
+    }
+    /* On failure the backend keeps the views in its task queue and frees them at uninit. */
+    if (ff_dnn_execute_model(dnnctx, in, out) != 0)
+        return AVERROR_EXTERNAL;
+    if (ff_dnn_get_result(dnnctx, &done_in, &done_out) != DAST_SUCCESS)
+        return AVERROR_BUG;
+    av_frame_free(&done_in);
+    av_frame_free(&done_out);
+    return 0;
 }

@@ -23,6 +23,9 @@
 
 #include <stdint.h>
 
+#include "libavutil/frame.h"
+
+#include "avfilter.h"
 #include "dnn_interface.h"
 
 /* Models larger than this are refused before ONNX Runtime opens them. */
@@ -57,5 +60,22 @@ int ff_vmaf_model_resolve(void *log_ctx, const char *name, const char *registry,
  */
 int ff_vmaf_model_load(AVFilterContext *avctx, DnnContext *dnnctx, const char *path,
                        enum VmafModelDevice device);
+
+/**
+ * DNN pre_proc shared by the vmaf_* filters: copy the plane view's data[0]
+ * (8 bit, or up to 16 bit in uint16, depth taken from its format) into the
+ * model input as floats in [0,1].
+ */
+int ff_vmaf_model_plane_to_float(AVFrame *plane, DNNData *input, AVFilterContext *avctx);
+
+/**
+ * Run the model once on plane p of frame (w x h samples) through borrowed
+ * views, so the frame is neither copied nor reallocated; the filter's post_proc
+ * sees the view whose data[0] is that plane.
+ *
+ * @return 0, or a negative AVERROR when the backend fails; errors raised in the
+ *         filter's post_proc are the filter's to keep and report.
+ */
+int ff_vmaf_model_run_plane(DnnContext *dnnctx, AVFrame *frame, int p, int w, int h);
 
 #endif /* AVFILTER_VMAF_MODEL_H */
