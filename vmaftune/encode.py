@@ -9,10 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 from . import process
 from .encoders import HARDWARE_NEEDS, Encoder
-from .errors import ToolError
+from .errors import InternalError, ToolError
 from .media import MediaInfo, probe
 from .outputs import atomic_output
 from .progress import PROGRESS_ARGS, Progress, ProgressParser
@@ -28,12 +29,23 @@ class EncodeSpec:
     preset: str
     pix_fmt: str
     audio: bool = True  # copy the source's audio streams
+    # The video arrives pre-filtered as NUT on stdin (frame_models.pre_feed); audio and
+    # metadata still come from the source.
+    piped: bool = False
 
     def argv(self, ffmpeg: FFmpeg, destination: Path) -> list[str]:
-        audio = ["-map", "0:a?", "-c:a", "copy"] if self.audio else ["-an"]
+        source = f"file:{self.source.path.resolve()}"
+        if self.piped:
+            inputs = ["-f", "nut", "-i", "pipe:0", "-i", source,
+                      "-map_metadata", "1", "-map_metadata:s:v:0", "1:s:v:0",
+                      "-vf", self._source_tags()]  # fmt: skip
+            src = "1"
+        else:
+            inputs, src = ["-i", source], "0"
+        audio = ["-map", f"{src}:a?", "-c:a", "copy"] if self.audio else ["-an"]
         return ffmpeg.argv(
             "-y",
-            "-i", f"file:{self.source.path.resolve()}",
+            *inputs,
             "-map", "0:v:0",
             *audio,
             "-sn", "-dn",
@@ -44,6 +56,21 @@ class EncodeSpec:
             *PROGRESS_ARGS,
             f"file:{destination}",
         )  # fmt: skip
+
+    def _source_tags(self) -> str:
+        """What NUT does not carry from the source to the encoder: the pixel aspect and
+        the color tags, set on the piped frames as the decoder would have set them."""
+        sar = self.source.sample_aspect
+        size = max(sar.numerator, sar.denominator, 100)
+        graph = f"setsar=r={sar.numerator}/{sar.denominator}:max={size}"
+        names = ("range", "color_primaries", "color_trc", "colorspace")
+        unspecified = (0, 2, 2, 2)
+        tags = [
+            f"{n}={v}"
+            for n, v, u in zip(names, self.source.color_tags, unspecified, strict=True)
+            if v != u
+        ]
+        return graph + (",setparams=" + ":".join(tags) if tags else "")
 
 
 @dataclass(frozen=True)
@@ -73,7 +100,11 @@ def run(
     ffmpeg: FFmpeg,
     spec: EncodeSpec,
     on_progress: Callable[[Progress], None] | None = None,
+    feed: Callable[[IO[bytes]], None] | None = None,
 ) -> EncodeResult:
+    """Encode to a temporary name and rename; `feed` writes the video into a piped spec."""
+    if spec.piped != (feed is not None):
+        raise InternalError("a piped encode needs a feed, and only a piped one")
     started = time.monotonic()
     parser = ProgressParser(on_progress or (lambda _p: None))
     with atomic_output(spec.output) as tmp:
@@ -82,6 +113,7 @@ def run(
             what=f"encode with {spec.encoder.name}",
             on_line=parser.feed,
             env=dict(spec.encoder.env),
+            feed=feed,
         )
         encoded = probe(tmp)
     seconds = time.monotonic() - started

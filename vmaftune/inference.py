@@ -26,12 +26,24 @@ class PlaneModel:
     def run(self, plane: np.ndarray, depth: int) -> np.ndarray:
         scale = np.float32(1.0 / ((1 << depth) - 1))
         x = plane.astype(np.float32) * scale
-        inp = self.session.get_inputs()[0].name
-        try:
-            (y,) = self.session.run(None, {inp: x[None, None]})
-        except Exception as e:  # onnxruntime raises its own error types
+        inp = self.session.get_inputs()[0]
+        # Checked before running, in the words of the C filters' config_input.
+        want = list(inp.shape)[2:]
+        if len(want) == 2 and any(
+            isinstance(w, int) and w != have for w, have in zip(want, plane.shape, strict=True)
+        ):
+            w, h = (v if isinstance(v, int) else -1 for v in (want[1], want[0]))
             raise InputError(
-                f"model {self.name} failed on a {plane.shape[1]}x{plane.shape[0]} plane: {e}"
+                f"model {self.name} takes {w}x{h} planes but this one is "
+                f"{plane.shape[1]}x{plane.shape[0]}; scale first or use a model with dynamic "
+                "height and width"
+            )
+        try:
+            (y,) = self.session.run(None, {inp.name: x[None, None]})
+        except Exception as e:  # onnxruntime raises its own error types
+            cause = " ".join(str(e).split())
+            raise InputError(
+                f"model {self.name} failed on a {plane.shape[1]}x{plane.shape[0]} plane: {cause}"
             ) from None
         out: np.ndarray = np.asarray(y, dtype=np.float32)
         return out

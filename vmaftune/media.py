@@ -48,6 +48,9 @@ class MediaInfo:
     video_bytes: int  # sum of the video packets' sizes
     file_bytes: int
     sample_aspect: Fraction = Fraction(1)  # pixel shape; 1 when the file does not say
+    # libavutil's color_range, color_primaries, color_trc, colorspace numbers
+    # (0, 2, 2, 2: unspecified), for outputs that cannot take them from decoded frames.
+    color_tags: tuple[int, int, int, int] = (0, 2, 2, 2)
 
     @property
     def video_bitrate(self) -> float:
@@ -203,6 +206,12 @@ def read(path: Path) -> tuple[MediaInfo, Timeline]:
             video_bytes=video_bytes,
             file_bytes=path.stat().st_size,
             sample_aspect=_sample_aspect(stream),
+            color_tags=(
+                int(getattr(ctx, "color_range", 0) or 0),
+                int(getattr(ctx, "color_primaries", 2) or 2),
+                transfer_id,
+                int(getattr(ctx, "colorspace", 2) or 2),
+            ),
         )
         start = (container.start_time or 0) / 1_000_000
         return info, Timeline(Fraction(time_base), tuple(timestamps), start)

@@ -104,7 +104,15 @@ class LoadedModel:
 
         opts = onnxruntime.SessionOptions()
         opts.log_severity_level = 3
-        return onnxruntime.InferenceSession(self.data, sess_options=opts, providers=list(providers))
+        try:
+            return onnxruntime.InferenceSession(
+                self.data, sess_options=opts, providers=list(providers)
+            )
+        except Exception as exc:  # onnxruntime raises its own error types
+            # Its message ends in the cause; the C++ location before it helps nobody.
+            cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            cause = cause.rsplit(") ", 1)[-1] if ") " in cause else cause
+            raise InputError(f"model {self.name}: onnxruntime cannot load it: {cause}") from None
 
 
 def _tensors(rows: Any, where: str) -> tuple[TensorSpec, ...]:

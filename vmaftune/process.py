@@ -4,6 +4,7 @@ failure carries the command line and the tail of stderr."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import logging
 import os
@@ -111,13 +112,33 @@ def stream_lines(
     on_line: Callable[[str], None],
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    feed: Callable[[IO[bytes]], None] | None = None,
 ) -> Completed:
     """Run, handing each stdout line to `on_line` as it arrives (FFmpeg's `-progress
-    pipe:1`)."""
+    pipe:1`). With `feed`, the child's stdin is a pipe that `feed` writes on a thread (a
+    video piped in); when `feed` raises, the child is killed before its stdin closes, so
+    it never sees a clean end of a cut-short stream, and the feed's error is raised."""
 
     def consume(stdout: IO[bytes]) -> None:
         for line in _decoded(stdout):
             on_line(line)
+
+    return _stream(argv, what=what, consume=consume, env=env, cwd=cwd, feed=feed)
+
+
+def stream_bytes(
+    argv: Sequence[str],
+    *,
+    what: str,
+    sink: IO[bytes],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Completed:
+    """Run, copying stdout into `sink` (one child feeding another through vmaftune)."""
+
+    def consume(stdout: IO[bytes]) -> None:
+        while chunk := stdout.read(1 << 20):
+            sink.write(chunk)
 
     return _stream(argv, what=what, consume=consume, env=env, cwd=cwd)
 
@@ -147,13 +168,14 @@ def _stream(
     consume: Callable[[IO[bytes]], None],
     env: Mapping[str, str] | None,
     cwd: Path | None,
+    feed: Callable[[IO[bytes]], None] | None = None,
 ) -> Completed:
     """stderr is drained on a thread so neither pipe can fill and block."""
     log.debug("run: %s", shlex.join(argv))
     try:
         proc = subprocess.Popen(
             list(argv),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=_environment(env),
@@ -172,6 +194,26 @@ def _stream(
 
     drainer = threading.Thread(target=drain, daemon=True)
     drainer.start()
+    feed_failed: list[BaseException] = []
+    feeder = None
+    if feed is not None:
+        assert proc.stdin is not None
+        stdin = proc.stdin
+
+        def pump() -> None:
+            try:
+                feed(stdin)
+            except BrokenPipeError:
+                pass  # the child stopped reading: its own exit status tells why
+            except BaseException as exc:
+                feed_failed.append(exc)
+                proc.kill()
+            finally:
+                with contextlib.suppress(OSError):
+                    stdin.close()
+
+        feeder = threading.Thread(target=pump, daemon=True)
+        feeder.start()
     try:
         consume(proc.stdout)
         proc.wait()
@@ -179,7 +221,11 @@ def _stream(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if feeder is not None:
+            feeder.join()
         drainer.join(timeout=5)
+    if feed_failed:
+        raise feed_failed[0]
     err = "\n".join(err_lines)
     if proc.returncode != 0:
         raise _failure(what, argv, proc.returncode, err)

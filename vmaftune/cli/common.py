@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +16,14 @@ from ..outputs import atomic_output, check_output
 from ..toolchain import FFmpeg, resolve
 
 T = TypeVar("T")
+
+Engine = Annotated[
+    str,
+    typer.Option(
+        help="Where zoo models run: auto (the patched FFmpeg's filters when present, else "
+        "Python), ffmpeg or python. Both give the same frames and scores."
+    ),
+]
 
 # Results go to stdout; progress, notes and logs to stderr, so stdout stays parseable.
 out = Console(highlight=False)

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from .. import encode as encoding
-from .. import encoders
+from .. import encoders, frame_models
 from ..errors import UsageError
 from ..media import probe
 from ..outputs import check_output
@@ -18,8 +18,9 @@ from ..progress import Progress
 from ..score import DEFAULT_MODEL, POOLS, VmafOptions, score_files
 from ..search import Target
 from ..shots import ShotOptions
+from ..toolchain import patched_ffmpeg
 from . import target
-from .common import emit, err, fan_out, out, settings
+from .common import Engine, emit, err, fan_out, out, settings
 from .progress_view import frame_progress
 from .shots import Jobs, KeepWork, MaxShot, MinShot, Pool, SearchMethod, Tolerance
 
@@ -66,14 +67,30 @@ def command(
     keep_work: KeepWork = False,
     min_shot: MinShot = 1.0,
     max_shot: MaxShot = 10.0,
+    pre: Annotated[
+        str | None,
+        typer.Option(
+            "--pre",
+            help="Pre-filter the video before the encoder: vmaf_pre=model=ID|PATH"
+            "[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto]. VMAF is still "
+            "measured against the unfiltered INPUT.",
+        ),
+    ] = None,
+    engine: Engine = "auto",
 ) -> None:
     """Encode INPUT with one quality setting, or per shot to a target VMAF (--target-vmaf);
     report size, bitrate and VMAF. OUT is written under a temporary name and renamed when
     complete."""
     encoder = encoders.get(codec)
+    prefilter = frame_models.PreFilter.parse(pre) if pre is not None else None
     if target_vmaf is not None:
         if crf is not None:
             raise UsageError("--crf and --target-vmaf exclude each other")
+        if prefilter is not None:
+            raise UsageError(
+                "--pre works with one setting (--crf) for now; per-shot encodes (--target-vmaf) "
+                "cut the source directly"
+            )
         request = target.Request(
             input=input, output=output, encoder=encoder, preset=encoder.pick_preset(preset),
             pix_fmt=pix_fmt, target=Target(target_vmaf, tolerance, pool, search_method),
@@ -90,6 +107,16 @@ def command(
     chosen_pix_fmt = encoder.pick_pix_fmt(pix_fmt, source.bit_depth)
     ffmpeg = settings(ctx).ffmpeg()
     encoding.require_encoder(ffmpeg, encoder, chosen_pix_fmt)
+    feed = None
+    if prefilter is not None:
+        runner = frame_models.pick_engine(engine, patched_ffmpeg())
+        work_fmt = frame_models.work_pix_fmt(chosen_pix_fmt, source.bit_depth)
+        feed = frame_models.pre_feed(source, prefilter, work_fmt, runner)
+        err.print(
+            f"pre-filter: {prefilter.spec()} at {work_fmt} via "
+            f"{'the patched FFmpeg ' + str(runner.path) if runner else 'Python onnxruntime'}",
+            markup=False,
+        )
     spec = encoding.EncodeSpec(
         source=source,
         output=output,
@@ -98,6 +125,7 @@ def command(
         preset=chosen_preset,
         pix_fmt=chosen_pix_fmt,
         audio=audio and source.has_audio,
+        piped=feed is not None,
     )
     total = source.frame_count
 
@@ -114,7 +142,7 @@ def command(
               "pix_fmt": chosen_pix_fmt, "frames": total})  # fmt: skip
     with frame_progress("encode", total) as bar:
         hook = fan_out(bar, progress_event("encode") if as_json else None)
-        result = encoding.run(ffmpeg, spec, on_progress=hook)
+        result = encoding.run(ffmpeg, spec, on_progress=hook, feed=feed)
     encoded = result.output
     summary = {
         "type": "encoded",

@@ -12,9 +12,11 @@ import typer
 from rich.table import Table
 
 from ..errors import UsageError
+from ..frame_models import DEFAULT_NR_MODEL, DEVICES, NrScore, nr_video, pick_engine
 from ..media import probe
 from ..score import CANONICAL6, DEFAULT_MODEL, POOLS, Score, VmafOptions, pool, score_files
-from .common import err, out, settings, stdout_taken, write_report
+from ..toolchain import patched_ffmpeg
+from .common import Engine, err, out, settings, stdout_taken, write_report
 from .progress_view import frame_progress
 
 
@@ -50,10 +52,26 @@ def as_csv(score: Score) -> str:
     return buf.getvalue()
 
 
+def nr_dict(nr: NrScore, video: Path) -> dict[str, Any]:
+    return {
+        "type": "nr-score",
+        "video": str(video),
+        "model": nr.model,
+        "engine": nr.engine,
+        "frames_scored": len(nr.frames),
+        "pooled": {name: nr.pooled.get(name) for name in POOLS},
+        "frames": [{"frame": i, "score": s} for i, s in enumerate(nr.frames)],
+    }
+
+
 def command(
     ctx: typer.Context,
-    reference: Annotated[Path, typer.Argument(help="The source (reference) video.")],
-    distorted: Annotated[Path, typer.Argument(help="The encoded (distorted) video.")],
+    reference: Annotated[
+        Path, typer.Argument(help="The source (reference) video; with --nr alone, the video.")
+    ],
+    distorted: Annotated[
+        Path | None, typer.Argument(help="The encoded (distorted) video.", show_default=False)
+    ] = None,
     model: Annotated[
         str, typer.Option(help="vmaf_v0.6.1, vmaf_4k or vmaf_v0.6.1neg.")
     ] = DEFAULT_MODEL,
@@ -69,20 +87,56 @@ def command(
     csv_dest: Annotated[
         str | None, typer.Option("--csv", help="Write per-frame + pooled CSV to FILE or -.")
     ] = None,
+    nr: Annotated[
+        bool,
+        typer.Option(
+            "--nr",
+            help="Also score DIST with a no-reference model from the zoo (vmaf_post); given "
+            "one video, score only that one.",
+        ),
+    ] = False,
+    nr_model: Annotated[
+        str, typer.Option("--nr-model", help="The no-reference model: registry id or .onnx.")
+    ] = DEFAULT_NR_MODEL,
+    device: Annotated[
+        str, typer.Option(help="Where the no-reference model runs: cpu, cuda or auto.")
+    ] = "cpu",
+    engine: Engine = "auto",
 ) -> None:
     """VMAF of DIST against REF with libvmaf (distorted first, reference second, as FFmpeg's
-    libvmaf filter takes them)."""
+    libvmaf filter takes them); with --nr, also the zoo's no-reference estimate."""
     if json_dest == "-" and csv_dest == "-":
         raise UsageError("--json - and --csv - cannot both use stdout")
+    if distorted is None:
+        if not nr:
+            raise UsageError("score needs REF and DIST (or --nr and one video)")
+        if csv_dest:
+            raise UsageError("--csv holds libvmaf's features; with --nr alone use --json")
+    if device not in DEVICES:
+        raise UsageError(f"--device must be cpu, cuda or auto, not {device!r}")
+    protect = [p for p in (reference, distorted) if p is not None]
+    nr_result = None
+    if nr:
+        video = distorted or reference
+        info = probe(video)
+        runner = pick_engine(engine, patched_ffmpeg())
+        with frame_progress("NR", info.frame_count) as update:
+            nr_result = nr_video(info, nr_model, runner, device=device, on_progress=update)
+        if distorted is None:
+            _report_nr(nr_result, video, json_dest, protect)
+            return
+    assert distorted is not None
     ffmpeg = settings(ctx).ffmpeg()
     ref = probe(reference)
     dis = probe(distorted)
     options = VmafOptions(model=model, threads=threads, subsample=subsample)
     with frame_progress("VMAF", ref.frame_count) as update:
         score = score_files(ffmpeg, ref, dis, options, align=align, on_progress=update)
-    protect = [reference, distorted]
     if json_dest:
-        text = json.dumps(as_dict(score, reference, distorted), indent=1) + "\n"
+        data = as_dict(score, reference, distorted)
+        if nr_result is not None:
+            data["nr"] = nr_dict(nr_result, distorted)
+        text = json.dumps(data, indent=1) + "\n"
         write_report(json_dest, text, protect=protect)
     if csv_dest:
         write_report(csv_dest, as_csv(score), protect=protect)
@@ -92,7 +146,27 @@ def command(
     table = Table(title=f"VMAF ({score.model}) of {distorted.name} vs {reference.name}")
     table.add_column("pool")
     table.add_column("VMAF", justify="right")
+    if nr_result is not None:
+        table.add_column(f"NR {nr_result.model}", justify="right")
     for name in POOLS:
-        table.add_row(name, f"{score.pooled.get(name):.3f}")
+        row = [name, f"{score.pooled.get(name):.3f}"]
+        if nr_result is not None:
+            row.append(f"{nr_result.pooled.get(name):.3f}")
+        table.add_row(*row)
     table.caption = f"{len(score.frames)} frames scored"
+    if nr_result is not None:
+        table.caption += f"; NR via {nr_result.engine}"
+    console.print(table)
+
+
+def _report_nr(nr: NrScore, video: Path, json_dest: str | None, protect: list[Path]) -> None:
+    if json_dest:
+        write_report(json_dest, json.dumps(nr_dict(nr, video), indent=1) + "\n", protect=protect)
+    console = err if stdout_taken(json_dest) else out
+    table = Table(title=f"no-reference VMAF ({nr.model}) of {video.name}")
+    table.add_column("pool")
+    table.add_column("NR VMAF", justify="right")
+    for name in POOLS:
+        table.add_row(name, f"{nr.pooled.get(name):.3f}")
+    table.caption = f"{len(nr.frames)} frames scored via {nr.engine}"
     console.print(table)

@@ -1,0 +1,369 @@
+"""The zoo's frame models over whole videos: `encode --pre` and `score --nr`.
+
+Two engines, one result. With the patched FFmpeg (`make ffmpeg`, found by
+`toolchain.patched_ffmpeg`) its `vmaf_pre` / `vmaf_post` filters run the model inside
+FFmpeg; without it, PyAV decodes, `vmaftune.inference` does the filters' arithmetic in
+onnxruntime, and the frames go on to the bundled FFmpeg. Both engines run the bytes that
+`models.load` verified: they are written into a private folder and the filter is pointed
+at that copy, so no engine can run a file that changed after the check, and no user path
+needs escaping inside a filtergraph.
+
+Pre-filtered frames travel as raw video in NUT on a pipe, so the encoder sees the same
+frames and timestamps from either engine; the encoder sets the source's pixel aspect
+itself (PyAV cannot write it into NUT).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import numpy as np
+
+from . import models, process
+from .errors import InputError, ProcessError, ToolError, UsageError
+from .inference import PlaneModel, nr_score, prefilter_plane
+from .media import MediaInfo
+from .progress import PROGRESS_ARGS, Progress, ProgressParser
+from .score import Pooled, pool
+from .toolchain import FFmpeg
+
+if TYPE_CHECKING:
+    import av
+
+ENGINES = ("auto", "ffmpeg", "python")
+DEVICES = ("cpu", "cuda", "auto")
+PLANES = ("luma", "all")
+DEFAULT_NR_MODEL = "vmaf_post_nr"
+
+# What the C filters accept (filters/vf_vmaf_pre.c pix_fmts), by FFmpeg/PyAV name.
+FILTER_PIX_FMTS = frozenset(
+    {
+        "gray", "gray10le",
+        "yuv420p", "yuv422p", "yuv444p", "yuvj420p", "yuvj422p", "yuvj444p",
+        "yuv420p10le", "yuv422p10le", "yuv444p10le",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PreFilter:
+    """`vmaf_pre=model=ID|PATH[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto]`."""
+
+    model: str
+    planes: str = "luma"
+    strength: float = 1.0
+    device: str = "cpu"
+
+    @staticmethod
+    def parse(spec: str) -> PreFilter:
+        name, sep, args = spec.partition("=")
+        if name != "vmaf_pre" or not sep:
+            raise UsageError(
+                f"--pre {spec!r}: expected vmaf_pre=model=ID|PATH[:planes=luma|all]"
+                "[:strength=0..1][:device=cpu|cuda|auto]"
+            )
+        options: dict[str, str] = {}
+        for part in args.split(":"):
+            key, eq, value = part.partition("=")
+            if not eq or key not in ("model", "planes", "strength", "device"):
+                raise UsageError(
+                    f"--pre: unknown option {part!r}; vmaf_pre takes model, planes, strength "
+                    "and device"
+                )
+            options[key] = value
+        if not options.get("model"):
+            raise UsageError("--pre vmaf_pre needs model=ID|PATH")
+        planes = options.get("planes", "luma")
+        device = options.get("device", "cpu")
+        if planes not in PLANES:
+            raise UsageError(f"--pre: planes must be luma or all, not {planes!r}")
+        if device not in DEVICES:
+            raise UsageError(f"--pre: device must be cpu, cuda or auto, not {device!r}")
+        try:
+            strength = float(options.get("strength", "1"))
+        except ValueError:
+            strength = -1.0
+        if not 0.0 <= strength <= 1.0:
+            raise UsageError(
+                f"--pre: strength must be a number from 0 to 1, not {options['strength']!r}"
+            )
+        return PreFilter(options["model"], planes, strength, device)
+
+    def filter(self, model_file: str) -> str:
+        # The planes/strength/device values come from the fixed sets checked above, so
+        # nothing here needs filtergraph escaping.
+        return (
+            f"vmaf_pre=model={model_file}:planes={self.planes}:strength={self.strength!r}"
+            f":device={self.device}"
+        )
+
+    def spec(self) -> str:
+        return self.filter(self.model)
+
+
+def work_pix_fmt(wanted: str, depth: int) -> str:
+    """The format the model runs on: the encoder's when the filters take it, else planar
+    4:2:0 at the source's depth (the encoder FFmpeg converts from there)."""
+    if wanted in FILTER_PIX_FMTS:
+        return wanted
+    return "yuv420p" if depth <= 8 else "yuv420p10le"
+
+
+def pick_engine(engine: str, patched: FFmpeg | None) -> FFmpeg | None:
+    """The patched FFmpeg to run the filters in, or None for the Python engine."""
+    if engine not in ENGINES:
+        raise UsageError(f"--engine must be auto, ffmpeg or python, not {engine!r}")
+    if engine == "ffmpeg" and patched is None:
+        raise ToolError(
+            "--engine ffmpeg: no FFmpeg with the vmaf_pre/vmaf_post filters; run `make ffmpeg` "
+            "or set $VMAFTUNE_PATCHED_FFMPEG"
+        )
+    return None if engine == "python" else patched
+
+
+def providers(device: str) -> tuple[str, ...]:
+    """onnxruntime's providers for a device, failing as the C filters do when CUDA is asked
+    for and onnxruntime does not offer it."""
+    import onnxruntime
+
+    offered = onnxruntime.get_available_providers()
+    has_cuda = "CUDAExecutionProvider" in offered
+    if device == "cuda" and not has_cuda:
+        raise ToolError(
+            "device=cuda: this onnxruntime offers no CUDA execution provider (install "
+            "onnxruntime-gpu on a machine with an NVIDIA GPU, or use device=cpu)"
+        )
+    if device in ("cuda", "auto") and has_cuda:
+        return ("CUDAExecutionProvider", "CPUExecutionProvider")
+    return ("CPUExecutionProvider",)
+
+
+def _copy_model(model: models.LoadedModel, folder: Path) -> str:
+    (folder / "model.onnx").write_bytes(model.data)
+    return "model.onnx"
+
+
+@contextmanager
+def _filter_says(name: str) -> Iterator[None]:
+    """FFmpeg's last line after a filter fails is a generic follow-up ("Nothing was
+    written..."); the filter's own line names the cause, so that one leads the message."""
+    try:
+        yield
+    except ProcessError as exc:
+        prefix = re.compile(rf"^\[Parsed_{name}_\d+ @ [^\]]+\] ?")
+        for line in exc.stderr_tail.splitlines():
+            if prefix.match(line):
+                cause = prefix.sub("", line).strip()
+                raise ProcessError(
+                    f"{name} (patched FFmpeg) failed: {cause}",
+                    exc.argv, exc.returncode, exc.stderr_tail,
+                ) from None  # fmt: skip
+        raise
+
+
+# --- pre-filter: a NUT stream of filtered raw frames -------------------------------------
+
+
+def pre_feed(
+    source: MediaInfo,
+    pre: PreFilter,
+    pix_fmt: str,
+    patched: FFmpeg | None,
+) -> Callable[[IO[bytes]], None]:
+    """A function that writes the pre-filtered video of `source` as NUT into a pipe."""
+    model = models.load(pre.model, kind="prefilter")
+    if patched is not None:
+        return lambda sink: _pre_ffmpeg(patched, source, pre, model, pix_fmt, sink)
+    session = model.session(providers(pre.device))
+    plane_model = PlaneModel(session, model.name)
+    return lambda sink: _pre_python(source, pre, plane_model, pix_fmt, sink)
+
+
+def _pre_ffmpeg(
+    ffmpeg: FFmpeg,
+    source: MediaInfo,
+    pre: PreFilter,
+    model: models.LoadedModel,
+    pix_fmt: str,
+    sink: IO[bytes],
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="vmaftune-pre-") as work:
+        name = _copy_model(model, Path(work))
+        argv = ffmpeg.argv(
+            "-i", f"file:{source.path.resolve()}",
+            "-map", "0:v:0", "-an", "-sn", "-dn",
+            "-fps_mode", "passthrough",
+            "-vf", f"format={pix_fmt},{pre.filter(name)}",
+            # The source's time base, as the Python engine writes it.
+            "-enc_time_base", "demux",
+            "-c:v", "rawvideo", "-f", "nut", "pipe:1",
+        )  # fmt: skip
+        with _filter_says("vmaf_pre"):
+            process.stream_bytes(argv, what="vmaf_pre (patched FFmpeg)", sink=sink, cwd=Path(work))
+
+
+def _plane(frame: av.VideoFrame, index: int, dtype: np.dtype[np.generic]) -> np.ndarray:
+    plane = frame.planes[index]
+    row = plane.line_size // dtype.itemsize
+    data: np.ndarray = np.frombuffer(memoryview(plane), dtype=dtype).reshape(plane.height, row)
+    return data[:, : plane.width]
+
+
+def _set_plane(frame: av.VideoFrame, index: int, values: np.ndarray) -> None:
+    plane = frame.planes[index]
+    row = plane.line_size // values.dtype.itemsize
+    padded = np.zeros((plane.height, row), dtype=values.dtype)
+    padded[:, : plane.width] = values
+    plane.update(padded.tobytes())
+
+
+def _decoded(source: MediaInfo, pix_fmt: str) -> Iterator[tuple[av.VideoFrame, Fraction]]:
+    """Every frame of the first video stream in `pix_fmt`, with the stream's frame rate as
+    FFmpeg guesses it (what the filter engine's output carries)."""
+    import av
+
+    try:
+        container = av.open(str(source.path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise InputError(f"{source.path}: cannot be opened: {exc}") from None
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.guessed_rate or stream.average_rate or Fraction(25)
+        try:
+            for frame in container.decode(stream):
+                if frame.format.name != pix_fmt:
+                    frame = frame.reformat(format=pix_fmt)
+                yield frame, Fraction(rate)
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{source.path}: cannot be decoded: {exc}") from None
+
+
+def _depth(pix_fmt: str) -> int:
+    return 10 if "10" in pix_fmt else 8
+
+
+def _pre_python(
+    source: MediaInfo, pre: PreFilter, model: PlaneModel, pix_fmt: str, sink: IO[bytes]
+) -> None:
+    import av
+
+    out = av.open(sink, "w", format="nut")
+    with out:
+        stream = None
+        depth = _depth(pix_fmt)
+        for frame, rate in _decoded(source, pix_fmt):
+            if stream is None:
+                stream = out.add_stream("rawvideo", rate=rate)
+                stream.width, stream.height = frame.width, frame.height
+                stream.pix_fmt = pix_fmt
+                time_base = frame.time_base or Fraction(1, 90000)
+                stream.time_base = time_base
+                stream.codec_context.time_base = time_base
+            dtype = np.dtype("<u2" if depth > 8 else "u1")
+            # The decoder may still read this picture as a reference: filter a copy, as
+            # the C filter does with ff_inlink_make_frame_writable.
+            frame.make_writable()
+            for p in range(len(frame.planes) if pre.planes == "all" else 1):
+                filtered = prefilter_plane(model, _plane(frame, p, dtype), depth, pre.strength)
+                _set_plane(frame, p, filtered)
+            out.mux(stream.encode(frame))
+        if stream is not None:
+            out.mux(stream.encode(None))
+
+
+# --- no-reference score ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NrScore:
+    model: str
+    engine: str  # "ffmpeg vmaf_post" or "python onnxruntime"
+    frames: tuple[float, ...]  # per frame, rounded to 6 decimals as the filter prints them
+    pooled: Pooled
+
+
+def nr_video(
+    video: MediaInfo,
+    model_name: str,
+    patched: FFmpeg | None,
+    *,
+    device: str = "cpu",
+    on_progress: Callable[[Progress], None] | None = None,
+) -> NrScore:
+    """The no-reference model's score of every frame of `video`, and its pooling."""
+    model = models.load(model_name, kind="nr")
+    pix_fmt = work_pix_fmt(video.pix_fmt, video.bit_depth)
+    if patched is not None:
+        frames = _nr_ffmpeg(patched, video, model, pix_fmt, device, on_progress)
+        engine = "ffmpeg vmaf_post"
+    else:
+        plane_model = PlaneModel(model.session(providers(device)), model.name)
+        frames = _nr_python(video, plane_model, pix_fmt, on_progress)
+        engine = "python onnxruntime"
+    if not frames:
+        raise InputError(f"{video.path}: no frames were decoded")
+    return NrScore(model_name, engine, frames, pool(np.asarray(frames, dtype=np.float64)))
+
+
+_SCORE_LINE = re.compile(r"^lavfi\.vmaf_post\.score=(\S+)$")
+
+
+def _nr_ffmpeg(
+    ffmpeg: FFmpeg,
+    video: MediaInfo,
+    model: models.LoadedModel,
+    pix_fmt: str,
+    device: str,
+    on_progress: Callable[[Progress], None] | None,
+) -> tuple[float, ...]:
+    with tempfile.TemporaryDirectory(prefix="vmaftune-nr-") as work:
+        name = _copy_model(model, Path(work))
+        graph = (
+            f"format={pix_fmt},vmaf_post=model={name}:device={device},"
+            "metadata=print:key=lavfi.vmaf_post.score:file=scores.txt"
+        )
+        argv = ffmpeg.argv(
+            "-i", f"file:{video.path.resolve()}",
+            "-map", "0:v:0", "-an", "-sn", "-dn",
+            "-fps_mode", "passthrough",
+            "-vf", graph,
+            *PROGRESS_ARGS,
+            "-f", "null", "-",
+        )  # fmt: skip
+        parser = ProgressParser(on_progress or (lambda _p: None))
+        with _filter_says("vmaf_post"):
+            process.stream_lines(
+                argv, what="vmaf_post (patched FFmpeg)", on_line=parser.feed, cwd=Path(work)
+            )
+        text = (Path(work) / "scores.txt").read_text()
+    scores = []
+    for line in text.splitlines():
+        match = _SCORE_LINE.match(line.strip())
+        if match:
+            scores.append(float(match.group(1)))
+    return tuple(scores)
+
+
+def _nr_python(
+    video: MediaInfo,
+    model: PlaneModel,
+    pix_fmt: str,
+    on_progress: Callable[[Progress], None] | None,
+) -> tuple[float, ...]:
+    scores = []
+    depth = _depth(pix_fmt)
+    for n, (frame, _rate) in enumerate(_decoded(video, pix_fmt), start=1):
+        luma = _plane(frame, 0, np.dtype("<u2" if depth > 8 else "u1"))
+        # Through the same "%.6f" text the filter writes, so both engines agree exactly.
+        scores.append(float(f"{nr_score(model, luma, depth):.6f}"))
+        if on_progress is not None and n % 10 == 0:
+            on_progress(Progress(frame=n, out_time=0.0, speed=None, done=False))
+    return tuple(scores)
