@@ -8,8 +8,11 @@
 # compiler), so an unchanged tree rebuilds nothing.
 #
 # Environment: FFMPEG_SRC=DIR builds from an unpacked FFmpeg tree instead of the pinned
-# tarball; PYTHON names the interpreter whose onnxruntime wheel provides the library
-# (default .venv/bin/python); VMAFTUNE_CACHE the cache root; JOBS the make parallelism.
+# tarball; PYTHON names the interpreter whose onnxruntime (or onnxruntime-gpu) wheel
+# provides the library (default .venv/bin/python); VMAFTUNE_CACHE the cache root; JOBS the
+# make parallelism. LIBVMAF_SRC=fetch|TARBALL|DIR also builds libvmaf from its release
+# source (static, with its built-in models) into the same ffmpeg: `fetch` downloads the
+# pinned release (the Docker images do; no registry this project's CI reaches has it).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -29,8 +32,13 @@ ORT_VERSION=1.21.0+dfsg
 ORT_TAR=onnxruntime_1.21.0+dfsg.orig.tar.xz
 ORT_SHA=32df1f82bd6b07b18372c0f387133214905cbde7a586b3ad83f0ed0075f80273
 # Debian 12 has no libvmaf-dev: scoring keeps using the bundled FFmpeg, and the Docker
-# image builds libvmaf from its release source.
-APT_PACKAGES="build-essential nasm pkg-config xz-utils git dpkg-dev libx264-dev libx265-dev"
+# image builds libvmaf from its release source (LIBVMAF_SRC).
+LIBVMAF_VERSION=3.0.0
+LIBVMAF_URL=https://github.com/Netflix/vmaf/archive/refs/tags/v$LIBVMAF_VERSION.tar.gz
+LIBVMAF_SHA=7178c4833639e6b989ecae73131d02f70735fdb3fc2c7d84bc36c9c3461d93b1
+LIBVMAF_SRC=${LIBVMAF_SRC:-}
+APT_PACKAGES="build-essential nasm pkg-config xz-utils git dpkg-dev curl ca-certificates libx264-dev libx265-dev"
+[ -z "$LIBVMAF_SRC" ] || APT_PACKAGES="$APT_PACKAGES meson ninja-build xxd"
 
 say() { echo "build.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -138,6 +146,43 @@ EOF
     echo "$lib"
 }
 
+# The libvmaf release source: a tarball (checked against the pin when fetched) or a tree.
+libvmaf_source() {
+    case "$LIBVMAF_SRC" in
+        fetch)
+            cached "vmaf-$LIBVMAF_VERSION.tar.gz" "$LIBVMAF_SHA" && return
+            local tmp
+            tmp=$(mktemp -d)
+            curl -fsSL -o "$tmp/vmaf-$LIBVMAF_VERSION.tar.gz" "$LIBVMAF_URL" \
+                || die "could not download $LIBVMAF_URL"
+            keep "$tmp/vmaf-$LIBVMAF_VERSION.tar.gz" "$LIBVMAF_SHA"
+            rm -rf "$tmp"
+            ;;
+        *)
+            [ -e "$LIBVMAF_SRC" ] || die "LIBVMAF_SRC=$LIBVMAF_SRC does not exist"
+            echo "$(cd "$(dirname "$LIBVMAF_SRC")" && pwd)/$(basename "$LIBVMAF_SRC")"
+            ;;
+    esac
+}
+
+# build_libvmaf SRC DEST: a static libvmaf with its models built in, installed in DEST.
+build_libvmaf() {
+    local src=$1 dest=$2 tree=$WORK/vmaf-src
+    if [ -d "$src" ]; then
+        cp -a "$src" "$tree"
+    else
+        mkdir -p "$tree"
+        tar -xzf "$src" -C "$tree" --strip-components=1
+    fi
+    [ -f "$tree/libvmaf/meson.build" ] || die "$src holds no libvmaf/meson.build"
+    meson setup "$WORK/vmaf-build" "$tree/libvmaf" --prefix="$dest" --libdir=lib \
+        --buildtype=release --default-library=static \
+        -Denable_tests=false -Denable_docs=false -Dbuilt_in_models=true \
+        > "$WORK/vmaf.log" 2>&1 || { tail -n 30 "$WORK/vmaf.log" >&2; exit 1; }
+    ninja -C "$WORK/vmaf-build" -j "$JOBS" install >> "$WORK/vmaf.log" 2>&1 \
+        || { tail -n 30 "$WORK/vmaf.log" >&2; exit 1; }
+}
+
 # `build.sh --source` prints the pinned FFmpeg source (tarball or FFMPEG_SRC) and stops:
 # `make patches` lays filters/ onto it.
 if [ "${1:-}" = "--source" ]; then
@@ -162,9 +207,23 @@ CONFIGURE_FLAGS=(
     --enable-libx264 --enable-libx265 --enable-libonnxruntime
     --disable-doc --disable-ffplay --disable-stripping
 )
+VMAF_ID=none
+if [ -n "$LIBVMAF_SRC" ]; then
+    VMAF_SOURCE=$(libvmaf_source)
+    if [ -d "$VMAF_SOURCE" ]; then
+        VMAF_ID="dir:$(cd "$VMAF_SOURCE" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
+    else
+        VMAF_ID="tar:$(sha "$VMAF_SOURCE")"
+    fi
+    CONFIGURE_FLAGS+=(--enable-libvmaf --pkg-config-flags=--static)
+fi
+# The CUDA execution provider lives in libraries beside libonnxruntime (onnxruntime-gpu).
+ORT_PROVIDERS=$(find "$(dirname "$ORT_LIB")" -maxdepth 1 -name 'libonnxruntime_providers_*.so' | sort)
 KEY=$(
     {
         echo "$SRC_ID"
+        echo "$VMAF_ID"
+        for f in $ORT_PROVIDERS; do sha "$f"; done
         cat "$ORT_INC"/*.h
         sha "$ORT_LIB"
         cat "$ROOT"/ffmpeg-patches/*.patch 2>/dev/null || true
@@ -203,9 +262,14 @@ else
     )
     # -lonnxruntime needs an unversioned name; the binary finds the copy in PREFIX/lib.
     mkdir -p "$WORK/ort"
-    cp "$ORT_LIB" "$WORK/ort/"
+    cp "$ORT_LIB" $ORT_PROVIDERS "$WORK/ort/"
     ln -s "$(basename "$ORT_LIB")" "$WORK/ort/libonnxruntime.so"
     ln -s "$(basename "$ORT_LIB")" "$WORK/ort/libonnxruntime.so.1"
+    if [ -n "$LIBVMAF_SRC" ]; then
+        say "building libvmaf $VMAF_SOURCE"
+        build_libvmaf "$VMAF_SOURCE" "$WORK/vmaf"
+        export PKG_CONFIG_PATH="$WORK/vmaf/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+    fi
     (
         cd "$WORK/src"
         # The final prefix, so FFMPEG_DATADIR (where the filters find the model
@@ -219,7 +283,7 @@ else
     )
     rm -rf "$PREFIX.partial"
     mv "$WORK/stage$PREFIX" "$PREFIX.partial"
-    cp -a "$WORK"/ort/libonnxruntime.so* "$PREFIX.partial/lib/"
+    cp -a "$WORK"/ort/libonnxruntime*.so* "$PREFIX.partial/lib/"
     rm -rf "$PREFIX"
     mv "$PREFIX.partial" "$PREFIX"
     # A build is ~0.5 GB (static libraries with symbols, for valgrind): keep the two newest.
@@ -238,7 +302,9 @@ rm -rf "$OUT"
 ln -s "$PREFIX" "$OUT"
 # Captured first: grep -q closing the pipe early would fail the pipeline (pipefail).
 FILTERS=$("$OUT/bin/ffmpeg" -hide_banner -filters 2>/dev/null) || die "$OUT/bin/ffmpeg does not run"
-for f in dnn_processing vmaf_pre vmaf_post; do
+WANTED="dnn_processing vmaf_pre vmaf_post"
+[ -z "$LIBVMAF_SRC" ] || WANTED="$WANTED libvmaf"
+for f in $WANTED; do
     grep -q " $f " <<<"$FILTERS" || die "$OUT/bin/ffmpeg runs but lacks the $f filter"
 done
 say "ready: $OUT/bin/ffmpeg"
