@@ -107,7 +107,8 @@ def main() -> None:
         row = [f"{filter_fps(patched.path, clips[c], graph, frames):.1f}" for c in clips]
         print(f"| {label} | {' | '.join(row)} |", flush=True)
     # The Python engine reads the raw clips through PyAV: decode costs nothing here either.
-    for label, what in (("vmaf_pre, luma: Python engine", "pre"), ("vmaf_post: Python engine", "nr")):
+    python_rows = (("vmaf_pre, luma: Python engine", "pre"), ("vmaf_post: Python engine", "nr"))
+    for label, what in python_rows:
         row = [f"{python_fps(clips[c], what):.1f}" for c in clips]
         print(f"| {label} | {' | '.join(row)} |", flush=True)
 
