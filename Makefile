@@ -41,6 +41,8 @@ bench: setup
 	$(BIN)/python bench/shots_accuracy.py
 	$(BIN)/python bench/pershot.py
 	$(BIN)/python bench/unseen.py
+	$(MAKE) ffmpeg
+	$(BIN)/python bench/filters_fps.py
 
 clean:
 	rm -rf $(VENV) build dist demo-x264.mp4 *.egg-info .pytest_cache .mypy_cache .ruff_cache
