@@ -150,6 +150,7 @@ def stream_records(
     size: int,
     on_record: Callable[[bytes], None],
     env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Completed:
     """Run, handing stdout to `on_record` in fixed-size records (raw video frames); a short
     tail is dropped."""
@@ -158,7 +159,7 @@ def stream_records(
         while len(record := stdout.read(size)) == size:
             on_record(record)
 
-    return _stream(argv, what=what, consume=consume, env=env, cwd=None)
+    return _stream(argv, what=what, consume=consume, env=env, cwd=cwd)
 
 
 def _stream(
