@@ -4,16 +4,19 @@
 One FFmpeg run over the whole video decodes it once, scales it to at most 320 pixels wide
 (area averaging) and feeds two outputs: a grey copy to this process, for spatial and
 temporal information (SI/TI as ITU-T P.910 defines them: std of the Sobel magnitude and of
-the frame difference), and a fast probe encode (x264 ultrafast, CRF 28, a keyframe at
-every shot start, as the per-shot encodes have) whose per-frame size, QP, PSNR and type
-FFmpeg writes with -vstats. Each shot's features are statistics over its own frames. The
-cost against a production-preset encode is measured in docs/benchmarks.md.
+the frame difference) and luma statistics, and a fast probe encode (x264 ultrafast,
+CRF 28, a keyframe at every shot start as the per-shot encodes have) whose packet sizes
+are read back afterwards: how many bits a shot needs at a fixed CRF is the classic
+measure of how hard it is to encode. Each shot's features are statistics over its own
+frames. Their cost against a production-preset encode is in docs/benchmarks.md.
+
+(x264's per-frame QP and PSNR would be welcome too, but FFmpeg's -vstats file is shared
+by the encoder threads of both outputs and their lines interleave.)
 """
 
 from __future__ import annotations
 
 import math
-import re
 import tempfile
 import time
 from collections.abc import Sequence
@@ -41,12 +44,8 @@ FEATURE_NAMES = (
     "luma_std",
     "probe_bpp",  # bits per pixel of the probe encode, whole shot
     "probe_i_bpp",  # its first (key) frame
-    "probe_p_bpp",  # the other frames
-    "probe_qp_i",
-    "probe_qp_p",
-    "probe_psnr_i",
-    "probe_psnr_p",
-    "probe_psnr_p_min",
+    "probe_p_bpp",  # the other frames: mean
+    "probe_p_bpp_max",  # and the largest
 )
 
 
@@ -54,7 +53,7 @@ FEATURE_NAMES = (
 class ShotFeatures:
     shot: int
     values: tuple[float, ...]  # in FEATURE_NAMES order
-    seconds: float  # wall time spent computing them
+    seconds: float  # wall time spent computing them (the pass's time shared by its shots)
 
     def as_dict(self) -> dict[str, float]:
         return dict(zip(FEATURE_NAMES, self.values, strict=True))
@@ -79,40 +78,13 @@ def argv(ffmpeg: FFmpeg, source: MediaInfo, shots: Sequence[Shot]) -> list[str]:
         "-map", "[enc]", "-fps_mode", "passthrough",
         "-c:v", "libx264", "-preset", "ultrafast", "-crf", str(PROBE_CRF),
         "-x264-params", "keyint=infinite", "-force_key_frames", keys,
-        "-flags", "+psnr", "-vstats_file", "vstats.txt", "-vstats_version", "2",
         "-y", "probe.mkv",
         "-map", "[g]", "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1",
     )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class FrameStat:
-    bits: int
-    qp: float
-    psnr: float
-    key: bool
-
-
-_VSTATS = re.compile(
-    r"^out=\s*0\s+st=\s*0\s+frame=\s*(\d+)\s+q=\s*(-?[\d.]+)\s+PSNR=\s*([\d.]+|inf)"
-    r"\s+f_size=\s*(\d+).*type=\s*(\S)"
-)
-
-
-def parse_vstats(text: str) -> list[FrameStat]:
-    """The probe encode's frames, in output order, from FFmpeg's -vstats (version 2)."""
-    frames: dict[int, FrameStat] = {}
-    for line in text.splitlines():
-        m = _VSTATS.match(line.strip())
-        if m:
-            psnr = 100.0 if m.group(3) == "inf" else float(m.group(3))
-            frames[int(m.group(1))] = FrameStat(8 * int(m.group(4)), float(m.group(2)), psnr,
-                                                m.group(5) == "I")  # fmt: skip
-    return [frames[i] for i in sorted(frames)]
-
-
-class _Frames:
-    """SI, TI (to the previous frame, None at the first), mean and std of each grey frame."""
+class _Grey:
+    """Per grey frame: SI, TI against the previous frame (None for the first), mean, std."""
 
     def __init__(self, width: int, height: int) -> None:
         self.shape = (height, width)
@@ -127,18 +99,27 @@ class _Frames:
         gy = (a[2:, :-2] + 2 * a[2:, 1:-1] + a[2:, 2:]) - (
             a[:-2, :-2] + 2 * a[:-2, 1:-1] + a[:-2, 2:]
         )
+        si = float(np.sqrt(gx * gx + gy * gy).std())
         ti = float((a - self.previous).std()) if self.previous is not None else None
-        self.rows.append(
-            (float(np.sqrt(gx * gx + gy * gy).std()), ti, float(a.mean()), float(a.std()))
-        )
+        self.rows.append((si, ti, float(a.mean()), float(a.std())))
         self.previous = a
+
+
+def packet_bits(path: Path) -> list[tuple[int, bool]]:
+    """(bits, keyframe) of each frame of the probe, in presentation order."""
+    import av
+
+    with av.open(str(path)) as box:
+        packets = [(p.pts or 0, 8 * p.size, bool(p.is_keyframe))
+                   for p in box.demux(video=0) if p.size]  # fmt: skip
+    return [(bits, key) for _, bits, key in sorted(packets)]
 
 
 def video_features(ffmpeg: FFmpeg, source: MediaInfo, shots: Sequence[Shot]) -> list[ShotFeatures]:
     """Features of every shot, from one pass over the video."""
     started = time.monotonic()
     w, h = probe_size(source.width, source.height)
-    grey = _Frames(w, h)
+    grey = _Grey(w, h)
     with tempfile.TemporaryDirectory(prefix="vmaftune-features-") as work:
         process.stream_records(
             argv(ffmpeg, source, shots),
@@ -147,15 +128,15 @@ def video_features(ffmpeg: FFmpeg, source: MediaInfo, shots: Sequence[Shot]) -> 
             on_record=grey.add,
             cwd=Path(work),
         )
-        stats = parse_vstats((Path(work) / "vstats.txt").read_text())
+        bits = packet_bits(Path(work) / "probe.mkv")
     total = shots[-1].end if shots else 0
-    if len(grey.rows) != total or len(stats) != total:
+    if len(grey.rows) != total or len(bits) != total:
         raise ToolError(
-            f"the feature pass read {len(grey.rows)} frames and encoded {len(stats)}; the "
+            f"the feature pass measured {len(grey.rows)} frames and encoded {len(bits)}; the "
             f"shots cover {total}"
         )
     seconds = (time.monotonic() - started) / max(1, len(shots))
-    return [_shot(source, s, grey.rows[s.start : s.end], stats[s.start : s.end], w * h, seconds)
+    return [_shot(source, s, grey.rows[s.start : s.end], bits[s.start : s.end], w * h, seconds)
             for s in shots]  # fmt: skip
 
 
@@ -163,13 +144,14 @@ def _shot(
     source: MediaInfo,
     shot: Shot,
     rows: Sequence[tuple[float, float | None, float, float]],
-    stats: Sequence[FrameStat],
+    bits: Sequence[tuple[int, bool]],
     area: int,
     seconds: float,
 ) -> ShotFeatures:
     si = [r[0] for r in rows]
-    ti = [r[1] for r in rows[1:] if r[1] is not None] or [0.0]  # within the shot only
-    first, rest = stats[0], stats[1:] or stats[:1]
+    # TI within the shot: its first frame differs from the last one of the shot before.
+    ti = [r[1] for r in rows[1:] if r[1] is not None] or [0.0]
+    rest = [b for b, _ in bits[1:]] or [bits[0][0]]
     values = (
         math.log2(source.width * source.height),
         float(source.frame_rate),
@@ -179,13 +161,9 @@ def _shot(
         float(np.max(ti)),
         float(np.mean([r[2] for r in rows])),
         float(np.mean([r[3] for r in rows])),
-        sum(f.bits for f in stats) / (len(stats) * area),
-        first.bits / area,
-        float(np.mean([f.bits for f in rest])) / area,
-        first.qp,
-        float(np.mean([f.qp for f in rest])),
-        first.psnr,
-        float(np.mean([f.psnr for f in rest])),
-        float(np.min([f.psnr for f in rest])),
+        sum(b for b, _ in bits) / (len(bits) * area),
+        bits[0][0] / area,
+        float(np.mean(rest)) / area,
+        float(np.max(rest)) / area,
     )
     return ShotFeatures(shot.index, values, round(seconds, 3))

@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - older Typer on real click
 
 from .. import __version__
 from ..errors import InternalError, OutputError, VmaftuneError
-from . import doctor, encode, encoders, ladder, models, probe, score, shots
+from . import corpus, doctor, encode, encoders, ladder, models, probe, score, shots
 from .common import Settings
 
 app = typer.Typer(
@@ -69,6 +69,7 @@ app.command("shots")(shots.command)
 app.command("encode")(encode.command)
 app.command("ladder")(ladder.command)
 app.add_typer(models.app, name="models")
+app.add_typer(corpus.app, name="corpus")
 
 
 def _say(text: str) -> None:
