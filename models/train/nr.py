@@ -175,6 +175,7 @@ def correlations(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
         "plcc": round(float(pearsonr(pred, true)[0]), 4),
         "srocc": round(float(spearmanr(pred, true)[0]), 4),
         "rmse": round(float(np.sqrt(np.mean((pred - true) ** 2))), 3),
+        "bias": round(float(np.mean(pred - true)), 3),  # predicted minus libvmaf
     }
 
 
@@ -220,7 +221,7 @@ def main() -> None:
     torch.onnx.export(final, (torch.zeros(1, 1, 144, 176),), str(args.out / "vmaf_post_nr.onnx"),
                       input_names=["luma"], output_names=["vmaf"],
                       dynamic_axes={"luma": {2: "H", 3: "W"}}, opset_version=17, dynamo=False)
-    mean = {k: round(float(np.mean([f[k] for f in folds.values()])), 4) for k in ("plcc", "srocc", "rmse")} if folds else {}
+    mean = {k: round(float(np.mean([f[k] for f in folds.values()])), 4) for k in ("plcc", "srocc", "rmse", "bias")} if folds else {}
     per_encode_mean = {k: round(float(np.mean([f["per_encode"][k] for f in folds.values()])), 4) for k in ("plcc", "srocc", "rmse")} if folds else {}
     report = {
         "loso_per_frame": folds,
