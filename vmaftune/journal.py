@@ -87,3 +87,11 @@ class Journal:
 
     def finished(self) -> dict[int, dict[str, Any]]:
         return {int(s): json.loads(d) for s, d in self._read("SELECT shot, data FROM done")}
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """A run-wide fact worth keeping across a resume (e.g. the shots' predictions)."""
+        self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def meta(self, key: str) -> Any:
+        rows = self._read("SELECT value FROM meta WHERE key=?", (key,))
+        return json.loads(rows[0][0]) if rows else None

@@ -21,12 +21,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import process, search
+from . import predict, process, search
 from .encoders import Encoder
 from .errors import InternalError, OutputError, ToolError
 from .journal import Journal
 from .media import MediaInfo, Timeline, probe
 from .outputs import atomic_output
+from .predict import ShotPrediction
 from .score import Pooled, VmafOptions, Window, plan
 from .score import run as run_score
 from .search import Point, Target
@@ -100,6 +101,7 @@ class ShotResult:
     chosen: Probe
     probes: tuple[Probe, ...]  # in the order they were measured
     verdict: str
+    prediction: ShotPrediction | None = None  # --mode predict
 
 
 # Events, in the order a shot produces them; handed to one callback, never concurrently.
@@ -218,14 +220,29 @@ def measure(ffmpeg: FFmpeg, job: Job, shot: Shot, setting: float, work: WorkDir)
 
 
 def search_shot(
-    ffmpeg: FFmpeg, job: Job, shot: Shot, work: WorkDir, emit: Callable[[Event], None]
+    ffmpeg: FFmpeg,
+    job: Job,
+    shot: Shot,
+    work: WorkDir,
+    emit: Callable[[Event], None],
+    prediction: ShotPrediction | None = None,
 ) -> ShotResult:
-    """Replay the search over the journal's probes, measuring only what it lacks."""
+    """Replay the search (or, with a prediction, predict-then-verify) over the journal's
+    probes, measuring only what it lacks."""
     knob = job.encoder.quality
+    target = job.target
     known = {round(s, 6): Probe.from_record(d) for s, d in work.journal.probes(shot.index).items()}
     emit(ShotStart(shot))
     measured: list[Probe] = []
-    while (setting := search.next_setting(knob, [p.point(job.target.pool) for p in measured], job.target)) is not None:  # fmt: skip  # noqa: E501
+
+    def step() -> float | None:
+        points = [p.point(target.pool) for p in measured]
+        if prediction is None:
+            return search.next_setting(knob, points, target)
+        means = [p.pooled.mean for p in measured]
+        return predict.next_setting(prediction, knob, points, means, target)
+
+    while (setting := step()) is not None:
         found = known.get(round(setting, 6))
         if found is None:
             emit(ProbeStart(shot, setting))
@@ -233,14 +250,20 @@ def search_shot(
             work.journal.add_probe(shot.index, setting, found.record())
         measured.append(found)
         emit(ProbeDone(shot, found))
-    best, verdict = search.choose([p.point(job.target.pool) for p in measured], job.target, knob)
+    points = [p.point(target.pool) for p in measured]
+    if prediction is None:
+        best, verdict = search.choose(points, target, knob)
+    else:
+        means = [p.pooled.mean for p in measured]
+        best, verdict = predict.choose(prediction, points, means, target, knob)
     chosen = next(p for p in measured if p.setting == best.setting)
     if not (work.path / "segments" / chosen.segment).exists():
         # Its segment was lost (removed by hand): the one encode the join cannot do without.
         emit(ProbeStart(shot, chosen.setting))
         chosen = measure(ffmpeg, job, shot, chosen.setting, work)
         work.journal.add_probe(shot.index, chosen.setting, chosen.record())
-    result = ShotResult(shot=shot, chosen=chosen, probes=tuple(measured), verdict=verdict)
+    result = ShotResult(shot=shot, chosen=chosen, probes=tuple(measured), verdict=verdict,
+                        prediction=prediction)  # fmt: skip
     work.journal.finish_shot(shot.index, {"setting": chosen.setting, "verdict": verdict})
     emit(ShotDone(result))
     return result
@@ -255,6 +278,7 @@ def run_shots(
     jobs: int,
     on_event: Callable[[Event], None],
     keep_probes: bool = False,
+    predictions: dict[int, ShotPrediction] | None = None,
 ) -> list[ShotResult]:
     """All shots, `jobs` at a time, longest first so the last ones to finish are short.
     Segments of probes that were not chosen are removed unless `keep_probes`."""
@@ -265,7 +289,7 @@ def run_shots(
             on_event(event)
 
     def one(shot: Shot) -> ShotResult:
-        result = search_shot(ffmpeg, job, shot, work, emit)
+        result = search_shot(ffmpeg, job, shot, work, emit, (predictions or {}).get(shot.index))
         if not keep_probes:
             for p in result.probes:
                 if p.segment != result.chosen.segment:

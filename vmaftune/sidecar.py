@@ -31,6 +31,8 @@ class RunFacts:
     target: Target
     model: str
     seconds: float
+    mode: str = "search"
+    predictor: dict[str, Any] | None = None  # --mode predict: id, sha256, half_width
 
 
 def _vmaf(p: Pooled) -> dict[str, float]:
@@ -72,6 +74,7 @@ def shot_record(r: ShotResult) -> dict[str, Any]:
         "bits": bits,
         "bitrate": round(bits / s.duration) if s.duration > 0 else 0,
         "probes": [probe_record(p) for p in r.probes],
+        **({"prediction": r.prediction.record()} if r.prediction else {}),
     }
 
 
@@ -109,6 +112,8 @@ def document(facts: RunFacts, results: list[ShotResult]) -> dict[str, Any]:
             "tolerance": facts.target.tolerance,
             "search": facts.target.method,
             "model": facts.model,
+            "mode": facts.mode,
+            **({"predictor": facts.predictor} if facts.predictor else {}),
         },
         "totals": {
             "shots": len(results),

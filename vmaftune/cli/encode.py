@@ -77,6 +77,16 @@ def command(
         ),
     ] = None,
     engine: Engine = "auto",
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="Per-shot mode: search (probe settings until one fits) or predict (the "
+            "zoo's predictor picks the setting, one encode verifies it; see docs/cli.md)."
+        ),
+    ] = "search",
+    predictor: Annotated[
+        str, typer.Option(help="The predictor for --mode predict (registry id).")
+    ] = "vmaf_predictor",
 ) -> None:
     """Encode INPUT with one quality setting, or per shot to a target VMAF (--target-vmaf);
     report size, bitrate and VMAF. OUT is written under a temporary name and renamed when
@@ -96,6 +106,7 @@ def command(
             pix_fmt=pix_fmt, target=Target(target_vmaf, tolerance, pool, search_method),
             shots=ShotOptions(min_shot, max_shot), model=model, jobs=jobs,
             keep_work=keep_work, force=force, audio=audio, as_json=as_json,
+            mode=mode, predictor=predictor,
         )  # fmt: skip
         target.run(settings(ctx).ffmpeg(), request)
         return

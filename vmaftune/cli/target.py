@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import encode as encoding
-from .. import join, pershot, sidecar
+from .. import features, join, pershot, predict, sidecar
 from ..encoders import Encoder
 from ..errors import ToolError, UsageError
 from ..media import probe, read
@@ -47,6 +47,8 @@ class Request:
     force: bool
     audio: bool
     as_json: bool
+    mode: str = "search"  # or "predict"
+    predictor: str = "vmaf_predictor"
 
 
 def run(ffmpeg: FFmpeg, req: Request) -> None:
@@ -73,8 +75,14 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
         vmaf=VmafOptions(model=req.model, threads=threads).checked(),
         threads=threads,
     )
-    key = job.run_key(ffmpeg, {"shots": [shot_options.min_seconds, shot_options.max_seconds,
-                                         shot_options.sensitivity]})  # fmt: skip
+    if req.mode not in ("search", "predict"):
+        raise UsageError(f"--mode must be search or predict, not {req.mode!r}")
+    curve = predict.CurveModel(req.predictor) if req.mode == "predict" else None
+    extra: dict[str, Any] = {"shots": [shot_options.min_seconds, shot_options.max_seconds,
+                                       shot_options.sensitivity], "mode": req.mode}  # fmt: skip
+    if curve is not None:
+        extra["predictor"] = curve.sha256
+    key = job.run_key(ffmpeg, extra)
     work = pershot.WorkDir(pershot.WorkDir.beside(req.output)).open(key)
     if work.journal.resumed and not req.as_json:
         err.print(f"resuming from {work.path}", markup=False)
@@ -84,6 +92,9 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
         work.journal.save_shots([shot_dict(s) for s in shots])
     else:
         shots = [Shot(**s) for s in saved]
+    predictions = None
+    if curve is not None:
+        predictions = _predictions(ffmpeg, curve, job, shots, work)
     if req.as_json:
         emit({"type": "shots", "count": len(shots), "frames": source.frame_count,
               "jobs": jobs, "resumed": work.journal.resumed})  # fmt: skip
@@ -92,7 +103,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
         results = pershot.run_shots(
             ffmpeg, job, shots, work, jobs=min(jobs, len(shots)),
             on_event=fan_out(view.update, _ndjson if req.as_json else None),
-            keep_probes=req.keep_work,
+            keep_probes=req.keep_work, predictions=predictions,
         )  # fmt: skip
     joined = work.path / f"joined{req.output.suffix}"
     join.join(
@@ -114,6 +125,17 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
         target=target,
         model=req.model,
         seconds=time.monotonic() - started,
+        mode=req.mode,
+        predictor=(
+            {
+                "id": curve.name,
+                "sha256": curve.sha256,
+                "half_width": curve.half_width,
+                "features_seconds": round(float(work.journal.meta("features_seconds") or 0), 3),
+            }
+            if curve
+            else None
+        ),
     )
     doc = sidecar.document(facts, results)
     json_path, csv_path = sidecar.paths(req.output)
@@ -137,6 +159,24 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
               "sidecars": [str(json_path), str(csv_path)]})  # fmt: skip
         return
     _summary(req, doc)
+
+
+def _predictions(
+    ffmpeg: FFmpeg, curve: predict.CurveModel, job: pershot.Job, shots: list[Shot],
+    work: pershot.WorkDir,
+) -> dict[int, predict.ShotPrediction]:  # fmt: skip
+    """Each shot's prediction, kept in the journal: the feature pass is not bit-exact
+    across runs (x264 threads), and a resumed run must replay the same decisions."""
+    saved = work.journal.meta("predictions")
+    if saved is None:
+        feats = features.video_features(ffmpeg, job.source, shots)
+        preds = [curve.predict(f, job.encoder.name, job.encoder.quality, job.target)
+                 for f in feats]  # fmt: skip
+        work.journal.set_meta("predictions", [asdict(p) for p in preds])
+        work.journal.set_meta("features_seconds", sum(f.seconds for f in feats))
+    else:
+        preds = [predict.ShotPrediction(**p) for p in saved]
+    return {p.shot: p for p in preds}
 
 
 def _json(doc: dict[str, Any]) -> str:

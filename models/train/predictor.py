@@ -1,0 +1,219 @@
+"""Train vmaf_predictor: from a shot's cheap features (vmaftune.features), the codec and a
+quality setting, the shot's pooled VMAF (mean, vmaf_v0.6.1) at that setting. One model
+serves every target and codec: it predicts the whole VMAF-versus-setting curve.
+
+The curve is monotone by construction: the network maps features and codec to three
+coefficients, and VMAF(t) = c0 - softplus(c1)*t - softplus(c2)*t^2 for the setting
+normalised to t = setting / knob max in [0, 1], clipped to [0, 100]. The scaler (the
+training features' mean and std) is inside the exported graph: raw features in, VMAF out.
+
+Input row (float32): the FEATURE_NAMES of vmaftune.features in order, then one-hot x264,
+x265, svtav1, then the setting (CRF). Output: [N, 1] VMAF.
+
+Evaluation is leave-one-source-out: a source is held out with all its augmented
+variants. Out-of-fold residuals give split-conformal intervals: for each held-out
+source, the 90 % quantile of the other sources' out-of-fold |residuals| is its interval
+half-width, and the achieved coverage on that source is reported; the shipped half-width
+is the quantile over all out-of-fold residuals.
+
+    python models/train/predictor.py --corpus models/data/corpus.parquet --out models
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from vmaftune.features import FEATURE_NAMES  # noqa: E402
+
+CODECS = ("x264", "x265", "svtav1")
+KNOB_MAX = {"x264": 51.0, "x265": 51.0, "svtav1": 63.0}
+COVERAGE = 0.90
+SEED = 20261122
+TARGETS = (85.0, 90.0, 93.0, 95.0)
+
+
+def matrix(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    x = np.array(
+        [[r[f"f_{n}"] for n in FEATURE_NAMES] + [float(r["codec"] == c) for c in CODECS]
+         + [r["setting"]] for r in rows],
+        dtype=np.float32,
+    )  # fmt: skip
+    y = np.array([r["vmaf_mean"] for r in rows], dtype=np.float32)
+    return x, y
+
+
+class Predictor(nn.Module):
+    def __init__(self, mean: np.ndarray, std: np.ndarray, hidden: int = 32) -> None:
+        super().__init__()
+        n = len(FEATURE_NAMES) + len(CODECS)
+        self.register_buffer("mean", torch.from_numpy(mean[:n]))
+        self.register_buffer("std", torch.from_numpy(std[:n]))
+        self.register_buffer("knob_max", torch.tensor([KNOB_MAX[c] for c in CODECS]))
+        self.net = nn.Sequential(
+            nn.Linear(n, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+            nn.Linear(hidden, 3),
+        )  # fmt: skip
+
+    def curve(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.mean.shape[0]
+        feats, setting = x[:, :n], x[:, n:]
+        codec = feats[:, len(FEATURE_NAMES) :]
+        c = self.net((feats - self.mean) / self.std)
+        t = setting / (codec * self.knob_max).sum(dim=1, keepdim=True)
+        # At initialisation (c near 0) a plausible curve: 100 at t=0, about 48 at t=0.5.
+        return 100.0 + 10.0 * c[:, :1] - 100.0 * (
+            F.softplus(c[:, 1:2]) * t + F.softplus(c[:, 2:3]) * t * t
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Clipped to VMAF's range in use; trained unclipped so no gradient is cut off.
+        return torch.clamp(self.curve(x), 0.0, 100.0)
+
+
+def fit(x: np.ndarray, y: np.ndarray, seed: int, epochs: int = 400) -> Predictor:
+    torch.manual_seed(seed)
+    n = len(FEATURE_NAMES) + len(CODECS)
+    mean = x.mean(axis=0)
+    std = x.std(axis=0) + 1e-6
+    mean[len(FEATURE_NAMES) : n] = 0.0  # the one-hot block passes through unscaled
+    std[len(FEATURE_NAMES) : n] = 1.0
+    model = Predictor(mean, std)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)[:, None]
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        for idx in torch.randperm(len(xt), generator=gen).split(64):
+            loss = F.mse_loss(model.curve(xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model.eval()
+
+
+def predict(model: Predictor, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.from_numpy(x)).numpy()[:, 0]
+
+
+def stats(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    from scipy.stats import pearsonr, spearmanr
+
+    if len(pred) < 3 or np.std(pred) == 0 or np.std(true) == 0:
+        return {"n": len(pred)}
+    return {
+        "n": len(pred),
+        "plcc": round(float(pearsonr(pred, true)[0]), 4),
+        "srocc": round(float(spearmanr(pred, true)[0]), 4),
+        "rmse": round(float(np.sqrt(np.mean((pred - true) ** 2))), 3),
+    }
+
+
+def conformal_q(residuals: np.ndarray, coverage: float = COVERAGE) -> float:
+    n = len(residuals)
+    level = min(1.0, math.ceil((n + 1) * coverage) / n)
+    return float(np.quantile(np.abs(residuals), level, method="higher"))
+
+
+def chosen_setting(model: Predictor, features: np.ndarray, codec: str, target: float) -> float:
+    """The highest setting on a 0.5 grid whose predicted VMAF reaches the target."""
+    grid = np.arange(0.0, KNOB_MAX[codec] + 0.25, 0.5 if codec != "svtav1" else 1.0)
+    x = np.repeat(features[None], len(grid), axis=0)
+    x[:, -1] = grid
+    ok = grid[predict(model, x) >= target]
+    return float(ok.max()) if len(ok) else 0.0
+
+
+def measured_at(rows: list[dict], setting: float) -> float:
+    """A shot's measured VMAF at any setting, linear between its grid encodes."""
+    pts = sorted((r["setting"], r["vmaf_mean"]) for r in rows)
+    return float(np.interp(setting, [p[0] for p in pts], [p[1] for p in pts]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--epochs", type=int, default=400)
+    args = ap.parse_args()
+    t0 = time.time()
+    rows = [r for r in pq.read_table(args.corpus).to_pylist() if r["codec"] in CODECS]
+    x, y = matrix(rows)
+    sources = sorted({r["source_id"] for r in rows})
+    oof = np.zeros(len(rows), dtype=np.float32)
+    models = {}
+    for held in sources:
+        train = np.array([r["source_id"] != held for r in rows])
+        models[held] = fit(x[train], y[train], SEED, args.epochs)
+        oof[~train] = predict(models[held], x[~train])
+        print(f"{held}: {stats(oof[~train], y[~train])}", flush=True)
+    residuals = oof - y
+    table: dict[str, dict] = {}
+    for held in sources:
+        mine = np.array([r["source_id"] == held for r in rows])
+        q = conformal_q(residuals[~mine])
+        table[held] = {"all": stats(oof[mine], y[mine]),
+                       "interval_half_width": round(q, 3),
+                       "coverage": round(float(np.mean(np.abs(residuals[mine]) <= q)), 4)}  # fmt: skip
+        for codec in CODECS:
+            sel = mine & np.array([r["codec"] == codec for r in rows])
+            table[held][codec] = stats(oof[sel], y[sel])
+    # The use: per shot, codec and target, the model's chosen setting, and what libvmaf
+    # measured there (interpolated between the shot's grid encodes).
+    shots: dict[tuple, list[dict]] = {}
+    for r in rows:
+        shots.setdefault((r["clip_id"], r["shot"], r["codec"]), []).append(r)
+    first = {}
+    for target in TARGETS:
+        errs = []
+        for (clip, _, codec), mine in shots.items():
+            feats = x[rows.index(mine[0])].copy()
+            model = models[mine[0]["source_id"]]
+            s = chosen_setting(model, feats, codec, target)
+            lo, hi = min(r["setting"] for r in mine), max(r["setting"] for r in mine)
+            if lo <= s <= hi:
+                errs.append(measured_at(mine, s) - target)
+        e = np.array(errs)
+        first[str(target)] = {"shots": len(e), "within_1": round(float(np.mean(np.abs(e) <= 1)), 4),
+                              "mean_error": round(float(np.mean(e)), 3),
+                              "rmse": round(float(np.sqrt(np.mean(e * e))), 3)}  # fmt: skip
+        print(f"target {target}: {first[str(target)]}", flush=True)
+    final = fit(x, y, SEED, args.epochs)
+    q_all = conformal_q(residuals)
+    args.out.mkdir(parents=True, exist_ok=True)
+    dest = args.out / "vmaf_predictor.onnx"
+    torch.onnx.export(final, (torch.from_numpy(x[:2]),), str(dest), input_names=["row"],
+                      output_names=["vmaf"], dynamic_axes={"row": {0: "N"}, "vmaf": {0: "N"}},
+                      opset_version=17, dynamo=False)  # fmt: skip
+    report = {
+        "inputs": [*FEATURE_NAMES, *(f"codec_{c}" for c in CODECS), "setting"],
+        "loso": table,
+        "loso_mean": {k: round(float(np.mean([t["all"][k] for t in table.values() if k in t["all"]])), 4)
+                      for k in ("plcc", "srocc", "rmse")},  # fmt: skip
+        "conformal": {"coverage_goal": COVERAGE, "half_width": round(q_all, 3),
+                      "achieved": round(float(np.mean(np.abs(residuals) <= q_all)), 4),
+                      "per_source_achieved_mean": round(float(np.mean([t["coverage"] for t in table.values()])), 4)},  # fmt: skip
+        "first_encode": first,
+        "rows": len(rows),
+        "sources": sources,
+        "epochs": args.epochs,
+        "seconds": round(time.time() - t0, 1),
+        "parameters": sum(p.numel() for p in final.parameters()),
+    }
+    (args.out / "vmaf_predictor.metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({k: report[k] for k in ("loso_mean", "conformal")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Predict-then-verify decisions (vmaftune.predict): GOSPEL after one encode inside the
+band, one RECALIBRATE step along the predicted slope when the measurement is inside the
+interval, FALL_BACK to the seeded search otherwise; replayed from the same points they
+give the same answers. The shot's true curve here is a fixed line; no model is needed."""
+
+from __future__ import annotations
+
+from vmaftune import encoders, predict, search
+from vmaftune.predict import FALL_BACK, GOSPEL, RECALIBRATE, ShotPrediction
+from vmaftune.search import Point, Target
+
+KNOB = encoders.get("x264").quality
+TARGET = Target(93.0, tolerance=0.5)
+
+
+def run(pred: ShotPrediction, truth) -> tuple[list[Point], Point, str]:  # type: ignore[no-untyped-def]
+    """Drive the decisions against a true curve, as pershot does with real encodes."""
+    points: list[Point] = []
+    while (
+        s := predict.next_setting(pred, KNOB, points, [p.score for p in points], TARGET)
+    ) is not None:
+        assert all(abs(s - p.setting) > 1e-9 for p in points), "a setting was measured twice"
+        points.append(Point(s, truth(s)))
+        assert len(points) <= search.MAX_PROBES + 2
+    best, verdict = predict.choose(pred, points, [p.score for p in points], TARGET, KNOB)
+    return points, best, verdict
+
+
+def line(at23: float, slope: float = -1.2):  # type: ignore[no-untyped-def]
+    return lambda s: at23 + slope * (s - 23)
+
+
+def test_gospel_when_the_first_encode_lands_in_the_band() -> None:
+    truth = line(93.2)
+    pred = ShotPrediction(0, 23.0, 93.25, -1.2, 2.0)
+    points, best, verdict = run(pred, truth)
+    assert verdict == GOSPEL and len(points) == 1 and best.setting == 23.0
+
+
+def test_recalibrate_inside_the_interval_takes_one_corrected_encode() -> None:
+    truth = line(95.0)  # the shot is easier than predicted: 1.75 above the band's middle
+    pred = ShotPrediction(0, 23.0, 93.25, -1.2, 3.0)
+    points, best, verdict = run(pred, truth)
+    assert verdict == RECALIBRATE and len(points) == 2
+    assert best.setting > 23.0 and best.score >= TARGET.vmaf  # cheaper, still passing
+    assert best.setting == points[1].setting
+
+
+def test_recalibrate_keeps_the_cheapest_passing_encode() -> None:
+    # Overshoot first, then the correction along a too-shallow predicted slope falls
+    # below the target: the first (passing) encode is kept.
+    truth = line(95.0, slope=-3.0)
+    pred = ShotPrediction(0, 23.0, 93.25, -0.8, 3.0)
+    points, best, verdict = run(pred, truth)
+    assert verdict == RECALIBRATE and len(points) == 2
+    assert points[1].score < TARGET.vmaf and best.setting == 23.0
+
+
+def test_fall_back_outside_the_interval_seeds_the_search() -> None:
+    truth = line(85.0)  # far harder than predicted
+    pred = ShotPrediction(0, 23.0, 93.25, -1.2, 2.0)
+    points, best, verdict = run(pred, truth)
+    assert verdict == FALL_BACK and points[0].setting == 23.0  # the prediction is kept
+    assert len(points) >= 2 and TARGET.vmaf <= best.score
+    # The search's answer from the same first point: what the fallback must reach.
+    alone = [points[0]]
+    while (s := search.next_setting(KNOB, alone, TARGET)) is not None:
+        alone.append(Point(s, truth(s)))
+    assert best == search.choose(alone, TARGET, KNOB)[0]
+
+
+def test_fall_back_when_the_interval_is_too_wide_and_when_the_correction_fails() -> None:
+    truth = line(95.0)
+    wide = ShotPrediction(0, 23.0, 93.25, -1.2, predict.MAX_HALF_WIDTH + 1)
+    assert run(wide, truth)[2] == FALL_BACK
+    # Inside the interval, but the curve is far flatter than predicted: the corrected
+    # encode fails like the first one, and the search takes over.
+    truth = line(92.0, slope=-0.2)
+    pred = ShotPrediction(0, 23.0, 93.25, -5.0, 3.0)
+    points, best, verdict = run(pred, truth)
+    assert verdict == FALL_BACK and best.score >= TARGET.vmaf and len(points) >= 3
+
+
+def test_decisions_replay_identically() -> None:
+    truth = line(90.5)
+    pred = ShotPrediction(0, 23.0, 93.25, -1.2, 3.0)
+    a = run(pred, truth)
+    b = run(pred, truth)
+    assert a == b
+
+
+def test_record_holds_the_interval() -> None:
+    rec = ShotPrediction(3, 27.5, 93.1234, -1.5, 2.5).record()
+    assert rec["setting"] == 27.5 and rec["interval"] == [90.623, 95.623]
+
+
+def test_predict_mode_usage_errors(cli, carphone, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ref, _ = carphone
+    out = tmp_path / "o.mkv"
+    r = cli("encode", ref, "-o", out, "-c", "x264", "-t", "90", "--mode", "guess")
+    assert r.code == 2 and "--mode must be search or predict" in r.stderr
+    r = cli("encode", ref, "-o", out, "-c", "x264", "-t", "90", "--mode", "predict",
+            "--predictor", "vmaf_pre_dn")  # fmt: skip
+    assert r.code == 2 and "needs a predictor model" in r.stderr
+    r = cli("encode", ref, "-o", out, "-c", "x264", "-t", "90", "--mode", "predict",
+            "--predictor", "no_such_model")  # fmt: skip
+    assert r.code == 2 and "no_such_model" in r.stderr
+    assert "Traceback" not in r.stderr and list(tmp_path.iterdir()) == []
