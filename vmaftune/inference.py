@@ -74,3 +74,21 @@ def nr_score(model: PlaneModel, luma: np.ndarray, depth: int) -> float:
             f"model {model.name} returned {list(y.shape)}; a no-reference model returns one number"
         )
     return float(y.reshape(()))
+
+
+def tiny_vmaf(session: onnxruntime.InferenceSession, name: str, features: np.ndarray) -> np.ndarray:
+    """vmaf_tiny's VMAF of each frame from its canonical-6 row (adm2, vif_scale0..3,
+    motion2), as libvmaf logs them."""
+    if features.ndim != 2 or features.shape[1] != 6:
+        raise InputError(f"model {name} takes rows of the 6 canonical features")
+    inp = session.get_inputs()[0].name
+    try:
+        (y,) = session.run(None, {inp: features.astype(np.float32)})
+    except Exception as e:  # onnxruntime raises its own error types
+        raise InputError(f"model {name} failed: {' '.join(str(e).split())}") from None
+    out: np.ndarray = np.asarray(y, dtype=np.float64).reshape(-1)
+    if out.shape[0] != features.shape[0]:
+        raise InputError(
+            f"model {name} returned {out.shape[0]} scores for {features.shape[0]} frames"
+        )
+    return out

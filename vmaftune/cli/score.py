@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.table import Table
 
@@ -102,6 +103,16 @@ def command(
         str, typer.Option(help="Where the no-reference model runs: cpu, cuda or auto.")
     ] = "cpu",
     engine: Engine = "auto",
+    tiny: Annotated[
+        bool,
+        typer.Option(
+            "--tiny",
+            help="Also report vmaf_tiny: the zoo's MLP on libvmaf's canonical-6 features.",
+        ),
+    ] = False,
+    tiny_model: Annotated[
+        str, typer.Option("--tiny-model", help="The model for --tiny: registry id or .onnx.")
+    ] = "vmaf_tiny",
 ) -> None:
     """VMAF of DIST against REF with libvmaf (distorted first, reference second, as FFmpeg's
     libvmaf filter takes them); with --nr, also the zoo's no-reference estimate."""
@@ -112,6 +123,10 @@ def command(
             raise UsageError("score needs REF and DIST (or --nr and one video)")
         if csv_dest:
             raise UsageError("--csv holds libvmaf's features; with --nr alone use --json")
+    if tiny and (distorted is None or model == "vmaf_v0.6.1neg"):
+        raise UsageError(
+            "--tiny needs REF and DIST and libvmaf's plain features (not vmaf_v0.6.1neg)"
+        )
     if device not in DEVICES:
         raise UsageError(f"--device must be cpu, cuda or auto, not {device!r}")
     protect = [p for p in (reference, distorted) if p is not None]
@@ -132,8 +147,11 @@ def command(
     options = VmafOptions(model=model, threads=threads, subsample=subsample)
     with frame_progress("VMAF", ref.frame_count) as update:
         score = score_files(ffmpeg, ref, dis, options, align=align, on_progress=update)
+    tiny_result = tiny_scores(score, tiny_model) if tiny else None
     if json_dest:
         data = as_dict(score, reference, distorted)
+        if tiny_result is not None:
+            data["tiny"] = tiny_result
         if nr_result is not None:
             data["nr"] = nr_dict(nr_result, distorted)
         text = json.dumps(data, indent=1) + "\n"
@@ -146,17 +164,45 @@ def command(
     table = Table(title=f"VMAF ({score.model}) of {distorted.name} vs {reference.name}")
     table.add_column("pool")
     table.add_column("VMAF", justify="right")
+    if tiny_result is not None:
+        table.add_column(tiny_result["model"], justify="right")
     if nr_result is not None:
         table.add_column(f"NR {nr_result.model}", justify="right")
     for name in POOLS:
         row = [name, f"{score.pooled.get(name):.3f}"]
+        if tiny_result is not None:
+            row.append(f"{tiny_result['pooled'][name]:.3f}")
         if nr_result is not None:
             row.append(f"{nr_result.pooled.get(name):.3f}")
         table.add_row(*row)
     table.caption = f"{len(score.frames)} frames scored"
+    if tiny_result is not None:
+        agree = tiny_result["agreement"]
+        table.caption += f"; {tiny_result['model']} vs libvmaf per frame: RMSE {agree['rmse']:.3f}"
     if nr_result is not None:
         table.caption += f"; NR via {nr_result.engine}"
     console.print(table)
+
+
+def tiny_scores(score: Score, name: str) -> dict[str, Any]:
+    """vmaf_tiny over libvmaf's per-frame features, pooled like libvmaf's scores."""
+    from .. import models
+    from ..inference import tiny_vmaf
+
+    loaded = models.load(name, kind="fr")
+    matrix = score.feature_matrix()
+    values = tiny_vmaf(loaded.session(), name, matrix[:, 1:])
+    pooled = pool(values)
+    diff = values - matrix[:, 0]
+    return {
+        "model": name,
+        "pooled": {p: pooled.get(p) for p in POOLS},
+        "agreement": {
+            "rmse": float(np.sqrt(np.mean(diff**2))),
+            "max_abs": float(np.max(np.abs(diff))),
+        },
+        "frames": [round(float(v), 6) for v in values],
+    }
 
 
 def _report_nr(nr: NrScore, video: Path, json_dest: str | None, protect: list[Path]) -> None:
