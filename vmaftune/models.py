@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,9 +149,14 @@ def _entry(row: Mapping[str, Any], where: str) -> ModelEntry:
     return entry
 
 
+ENV_MODELS = "VMAFTUNE_MODELS"
+
+
 def registry(folder: Path | None = None) -> Registry:
-    """The registry in `folder` (default: the package's models/)."""
-    folder = folder or data_dir("models")
+    """The registry in `folder`; default $VMAFTUNE_MODELS (as the FFmpeg filters read it),
+    else the package's models/."""
+    env = os.environ.get(ENV_MODELS)
+    folder = folder or (Path(env) if env else data_dir("models"))
     path = folder / "registry.json"
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))

@@ -146,9 +146,12 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--epochs", type=int, default=400)
+    ap.add_argument("--exclude", default="", help="source ids left out entirely (benchmarks)")
     args = ap.parse_args()
     t0 = time.time()
-    rows = [r for r in pq.read_table(args.corpus).to_pylist() if r["codec"] in CODECS]
+    excluded = set(filter(None, args.exclude.split(",")))
+    rows = [r for r in pq.read_table(args.corpus).to_pylist()
+            if r["codec"] in CODECS and r["source_id"] not in excluded]  # fmt: skip
     x, y = matrix(rows)
     sources = sorted({r["source_id"] for r in rows})
     oof = np.zeros(len(rows), dtype=np.float32)
@@ -207,6 +210,7 @@ def main() -> None:
         "first_encode": first,
         "rows": len(rows),
         "sources": sources,
+        "excluded": sorted(excluded),
         "epochs": args.epochs,
         "seconds": round(time.time() - t0, 1),
         "parameters": sum(p.numel() for p in final.parameters()),

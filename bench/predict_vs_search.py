@@ -1,0 +1,124 @@
+"""Predict-then-verify against the per-shot search, side by side, on sources the
+predictor never saw.
+
+The six real clips are split into three pairs. For each pair a predictor is trained on
+the corpus (models/data/corpus.parquet) without those two sources or any of their
+augmented variants (models/train/predictor.py --exclude), registered in a private folder,
+and both `vmaftune encode --target-vmaf` modes run on the two whole clips with it
+($VMAFTUNE_MODELS). Reported per mode: encodes per shot, floor compliance (shots whose
+chosen encode reaches the target), mean overshoot over the target, output bytes and wall
+time; and the predict mode's verdicts.
+
+Run: make bench  (or .venv/bin/python bench/predict_vs_search.py [--codecs x264,x265])
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "models" / "data" / "corpus.parquet"
+FOLDS = (("bikes", "vtest"), ("megamind", "tree"), ("bigbuckbunny", "carphone"))
+TARGET = 93.0
+
+
+def clip(source: str) -> Path:
+    sys.path.insert(0, str(ROOT))
+    from vmaftune import corpus
+
+    for sid, args in corpus.originals():
+        if sid == source:
+            return Path(args[-1].removeprefix("file:"))
+    raise SystemExit(f"source {source} not found")
+
+
+def train(fold: tuple[str, ...], work: Path) -> tuple[Path, float]:
+    folder = work / "models"
+    started = time.monotonic()
+    subprocess.run([sys.executable, str(ROOT / "models/train/predictor.py"), "--corpus",
+                    str(CORPUS), "--out", str(folder), "--exclude", ",".join(fold)],
+                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run([sys.executable, str(ROOT / "models/train/register.py"),
+                    str(folder / "vmaf_predictor.onnx"), "--id", "vmaf_predictor",
+                    "--kind", "predictor", "--training", f"--exclude {','.join(fold)}",
+                    "--description", "benchmark fold"],
+                   check=True, capture_output=True)  # fmt: skip
+    return folder, time.monotonic() - started
+
+
+def encode(src: Path, codec: str, mode: str, out: Path, models: Path) -> dict:
+    env = dict(os.environ, VMAFTUNE_MODELS=str(models))
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "vmaftune", "encode", str(src), "-o", str(out), "-c", codec,
+         "-t", str(TARGET), "--mode", mode, "--force", "--json"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    wall = time.monotonic() - started
+    if done.returncode:
+        raise SystemExit(f"{mode} {codec} {src.name} failed: {done.stderr[-2000:]}")
+    doc = json.loads(Path(f"{out}.shots.json").read_text())
+    shots = doc["shots"]
+    chosen = [s["vmaf"]["mean"] for s in shots]
+    return {
+        "shots": len(shots),
+        "encodes": sum(len(s["probes"]) for s in shots),
+        "compliant": sum(v >= TARGET for v in chosen),
+        "overshoot": sum(v - TARGET for v in chosen) / len(chosen),
+        "bytes": doc["output"]["video_bytes"],
+        "wall": wall,
+        "verdicts": [s["verdict"] for s in shots],
+        "features_seconds": doc["target"].get("predictor", {}).get("features_seconds", 0.0),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--codecs", default="x264,x265")
+    args = ap.parse_args()
+    if not CORPUS.exists():
+        sys.exit(f"{CORPUS} missing: vmaftune corpus build --out models/data")
+    work = Path(tempfile.mkdtemp(prefix="vmaftune-pvs-"))
+    print(f"target VMAF {TARGET:g} (mean), tolerance 0.5, default presets, --jobs = cores; "
+          f"predictor trained per fold without the fold's sources")  # fmt: skip
+    print("| codec | clip | shots | mode | encodes/shot | compliance | overshoot | bytes | wall s "
+          "| verdicts |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    totals: dict[tuple[str, str], list[dict]] = {}
+    for fold in FOLDS:
+        fold_work = work / "-".join(fold)
+        models, seconds = train(fold, fold_work)
+        print(f"<!-- fold {fold}: predictor trained in {seconds:.0f} s -->", flush=True)
+        for source in fold:
+            src = clip(source)
+            for codec in args.codecs.split(","):
+                for mode in ("search", "predict"):
+                    r = encode(src, codec, mode, fold_work / f"{source}.{codec}.{mode}.mkv", models)
+                    totals.setdefault((codec, mode), []).append(r)
+                    verdicts = ", ".join(f"{v} {r['verdicts'].count(v)}"
+                                         for v in sorted(set(r["verdicts"])))  # fmt: skip
+                    print(f"| {codec} | {source} | {r['shots']} | {mode} | "
+                          f"{r['encodes'] / r['shots']:.2f} | {r['compliant']}/{r['shots']} | "
+                          f"{r['overshoot']:.2f} | {r['bytes']} | {r['wall']:.1f} | {verdicts} |",
+                          flush=True)  # fmt: skip
+    print()
+    print("| codec | mode | shots | encodes/shot | compliance | mean overshoot | bytes | wall s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (codec, mode), rs in sorted(totals.items()):
+        shots = sum(r["shots"] for r in rs)
+        enc = sum(r["encodes"] for r in rs)
+        ok = sum(r["compliant"] for r in rs)
+        over = sum(r["overshoot"] * r["shots"] for r in rs) / shots
+        print(f"| {codec} | {mode} | {shots} | {enc / shots:.2f} | {ok}/{shots} | {over:.2f} | "
+              f"{sum(r['bytes'] for r in rs)} | {sum(r['wall'] for r in rs):.1f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
