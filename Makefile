@@ -41,6 +41,8 @@ bench: setup
 	$(BIN)/python bench/shots_accuracy.py
 	$(BIN)/python bench/pershot.py
 	$(BIN)/python bench/unseen.py
+	$(BIN)/python bench/features_cost.py
+	$(BIN)/python bench/predict_vs_search.py
 	$(MAKE) ffmpeg
 	$(BIN)/python bench/filters_fps.py
 
