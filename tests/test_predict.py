@@ -106,3 +106,62 @@ def test_predict_mode_usage_errors(cli, carphone, tmp_path) -> None:  # type: ig
             "--predictor", "no_such_model")  # fmt: skip
     assert r.code == 2 and "no_such_model" in r.stderr
     assert "Traceback" not in r.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_sample_shots_spread_across_complexity() -> None:
+    from vmaftune.pershot import sample_shots
+    from vmaftune.shots import Shot
+
+    shots = [Shot(i, i * 10, i * 10 + 10, i * 0.4, i * 0.4 + 0.4, "hard") for i in range(7)]
+    settings = [30, 18, 25, 40, 22, 35, 28]  # shot 1 hardest, shot 3 easiest
+    preds = {i: ShotPrediction(i, s, 93.25, -1.2, 2.0) for i, s in enumerate(settings)}
+    picked = [s.index for s in sample_shots(shots, preds, 3)]
+    assert picked == [1, 3, 6]  # the hardest, the easiest and the median (28)
+    assert len(sample_shots(shots, preds, 10)) == 7
+
+
+def test_trusted_shots_are_encoded_once_and_not_scored(carphone, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from vmaftune import encoders, pershot, sidecar
+    from vmaftune.media import read
+    from vmaftune.score import VmafOptions
+    from vmaftune.shots import Shot
+    from vmaftune.toolchain import resolve
+
+    ref, _ = carphone
+    media, timeline = read(ref)
+    secs = timeline.seconds()
+    shots = [Shot(0, 0, 60, 0.0, secs[60], "start"), Shot(1, 60, 120, secs[60], secs[-1], "split")]
+    x264 = encoders.get("x264")
+    job = pershot.Job(media, timeline, x264, "medium", "yuv420p", TARGET, VmafOptions())
+    work = pershot.WorkDir(tmp_path / "work").open("key")
+    preds = {
+        0: ShotPrediction(0, 24.0, 93.25, -1.2, 2.0),
+        1: ShotPrediction(1, 30.0, 93.25, -1.2, 2.0),
+    }
+    events: list[object] = []
+    results = pershot.trust_shots(
+        resolve(), job, shots, work, preds, jobs=2, on_event=events.append
+    )
+    assert [r.verdict for r in results] == ["TRUSTED", "TRUSTED"]
+    assert [r.chosen.setting for r in results] == [24.0, 30.0]
+    assert all(r.chosen.pooled is None and len(r.probes) == 1 for r in results)
+    assert all((work.path / "segments" / r.chosen.segment).stat().st_size > 0 for r in results)
+    assert results[0].chosen.bytes > results[1].chosen.bytes  # CRF 24 costs more than 30
+    rec = sidecar.shot_record(results[0])
+    assert rec["vmaf"] is None and rec["prediction"]["setting"] == 24.0
+    assert ",TRUSTED,,,,," in sidecar.table(results)
+    # Replayed from the journal: nothing is encoded again.
+    again: list[object] = []
+    pershot.trust_shots(resolve(), job, shots, work, preds, jobs=1, on_event=again.append)
+    assert not any(type(e).__name__ == "ProbeStart" for e in again)
+    work.remove()
+
+
+def test_verify_option_errors(cli, carphone, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ref, _ = carphone
+    out = tmp_path / "o.mkv"
+    r = cli("encode", ref, "-o", out, "-c", "x264", "-t", "90", "--verify", "sample:3")
+    assert r.code == 2 and "needs --mode predict" in r.stderr
+    r = cli("encode", ref, "-o", out, "-c", "x264", "-t", "90", "--mode", "predict",
+            "--verify", "sample:0")  # fmt: skip
+    assert r.code == 2 and "sample:K" in r.stderr and list(tmp_path.iterdir()) == []

@@ -74,7 +74,7 @@ class Job:
 @dataclass(frozen=True)
 class Probe:
     setting: float
-    pooled: Pooled
+    pooled: Pooled | None  # None: encoded without scoring (a shot trusted to the predictor)
     frames: int
     bytes: int  # video bytes of the segment
     encode_seconds: float
@@ -82,8 +82,14 @@ class Probe:
     segment: str  # file name inside the work folder's segments/
     resumed: bool = False  # read back from the journal, not encoded by this run
 
+    @property
+    def scores(self) -> Pooled:
+        if self.pooled is None:
+            raise InternalError(f"the probe at {self.setting:g} was not scored")
+        return self.pooled
+
     def point(self, pool: str) -> Point:
-        return Point(self.setting, self.pooled.get(pool))
+        return Point(self.setting, self.scores.get(pool))
 
     def record(self) -> dict[str, Any]:
         data = asdict(self)
@@ -92,7 +98,8 @@ class Probe:
 
     @staticmethod
     def from_record(data: dict[str, Any]) -> Probe:
-        return Probe(**{**data, "pooled": Pooled(**data["pooled"]), "resumed": True})
+        pooled = Pooled(**data["pooled"]) if data.get("pooled") else None
+        return Probe(**{**data, "pooled": pooled, "resumed": True})
 
 
 @dataclass(frozen=True)
@@ -183,8 +190,11 @@ def encode_argv(ffmpeg: FFmpeg, job: Job, shot: Shot, setting: float, dest: Path
     )  # fmt: skip
 
 
-def measure(ffmpeg: FFmpeg, job: Job, shot: Shot, setting: float, work: WorkDir) -> Probe:
-    """One probe: encode the shot at `setting`, check it is frame-exact, score it."""
+def measure(
+    ffmpeg: FFmpeg, job: Job, shot: Shot, setting: float, work: WorkDir, *, score: bool = True
+) -> Probe:
+    """One probe: encode the shot at `setting`, check it is frame-exact, score it (unless
+    `score` is false: a shot trusted to the predictor)."""
     dest = work.segment(shot, job.encoder, setting)
     started = time.monotonic()
     with atomic_output(dest) as tmp:
@@ -202,16 +212,20 @@ def measure(ffmpeg: FFmpeg, job: Job, shot: Shot, setting: float, work: WorkDir)
             f"{shot.frames}: the source could not be cut frame-exactly at "
             f"{shot.start_time:.3f} s"
         )
+    if not score:
+        return Probe(setting=setting, pooled=None, frames=encoded.frame_count,
+                     bytes=encoded.video_bytes, encode_seconds=round(encode_seconds, 3),
+                     score_seconds=0.0, segment=dest.name)  # fmt: skip
     window = Window(job.timeline.seek_seconds(shot.start), shot.frames)
     compare_at = job.scale if job.scale and job.score_at == "rung" else None
     started = time.monotonic()
-    score = run_score(
+    scored = run_score(
         ffmpeg, plan(job.source, encoded, job.vmaf, window=window, compare_at=compare_at)
     )
     return Probe(
         setting=setting,
-        pooled=score.pooled,
-        frames=len(score.frames),
+        pooled=scored.pooled,
+        frames=len(scored.frames),
         bytes=encoded.video_bytes,
         encode_seconds=round(encode_seconds, 3),
         score_seconds=round(time.monotonic() - started, 3),
@@ -239,7 +253,7 @@ def search_shot(
         points = [p.point(target.pool) for p in measured]
         if prediction is None:
             return search.next_setting(knob, points, target)
-        means = [p.pooled.mean for p in measured]
+        means = [p.scores.mean for p in measured]
         return predict.next_setting(prediction, knob, points, means, target)
 
     while (setting := step()) is not None:
@@ -254,7 +268,7 @@ def search_shot(
     if prediction is None:
         best, verdict = search.choose(points, target, knob)
     else:
-        means = [p.pooled.mean for p in measured]
+        means = [p.scores.mean for p in measured]
         best, verdict = predict.choose(prediction, points, means, target, knob)
     chosen = next(p for p in measured if p.setting == best.setting)
     if not (work.path / "segments" / chosen.segment).exists():
@@ -310,6 +324,58 @@ def run_shots(
     if len(results) != len(shots):
         raise InternalError("a shot was lost between the workers")
     return [results[s.index] for s in shots]
+
+
+TRUSTED = "TRUSTED"
+
+
+def trust_shots(
+    ffmpeg: FFmpeg,
+    job: Job,
+    shots: Sequence[Shot],
+    work: WorkDir,
+    predictions: dict[int, ShotPrediction],
+    *,
+    jobs: int,
+    on_event: Callable[[Event], None],
+) -> list[ShotResult]:
+    """`--verify sample:K` after every sampled shot was GOSPEL: the other shots are encoded
+    once at their predicted setting and not scored (verdict TRUSTED)."""
+    lock = threading.Lock()
+
+    def emit(event: Event) -> None:
+        with lock:
+            on_event(event)
+
+    def one(shot: Shot) -> ShotResult:
+        pred = predictions[shot.index]
+        emit(ShotStart(shot))
+        known = work.journal.probes(shot.index).get(pred.setting)
+        chosen = Probe.from_record(known) if known else None
+        if chosen is None or not (work.path / "segments" / chosen.segment).exists():
+            emit(ProbeStart(shot, pred.setting))
+            chosen = measure(ffmpeg, job, shot, pred.setting, work, score=False)
+            work.journal.add_probe(shot.index, pred.setting, chosen.record())
+        emit(ProbeDone(shot, chosen))
+        result = ShotResult(shot, chosen, (chosen,), TRUSTED, pred)
+        work.journal.finish_shot(shot.index, {"setting": chosen.setting, "verdict": TRUSTED})
+        emit(ShotDone(result))
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="shot") as pool:
+        return list(pool.map(one, shots))
+
+
+def sample_shots(
+    shots: Sequence[Shot], predictions: dict[int, ShotPrediction], k: int
+) -> list[Shot]:
+    """K shots spread across complexity: evenly through the shots ordered by predicted
+    setting (a hard shot needs a low setting), the hardest and the easiest included."""
+    order = sorted(shots, key=lambda s: (predictions[s.index].setting, s.index))
+    if k >= len(order):
+        return list(shots)
+    picks = {order[round(i * (len(order) - 1) / max(1, k - 1))].index for i in range(k)}
+    return [s for s in shots if s.index in picks]
 
 
 def threads_per_job(jobs: int) -> int:

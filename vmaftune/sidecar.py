@@ -33,9 +33,12 @@ class RunFacts:
     seconds: float
     mode: str = "search"
     predictor: dict[str, Any] | None = None  # --mode predict: id, sha256, half_width
+    verify: dict[str, Any] | None = None  # --verify sample:K: mode, sampled, trusted
 
 
-def _vmaf(p: Pooled) -> dict[str, float]:
+def _vmaf(p: Pooled | None) -> dict[str, float] | None:
+    if p is None:  # encoded without scoring (TRUSTED)
+        return None
     return {
         "mean": round(p.mean, 4),
         "harmonic_mean": round(p.harmonic_mean, 4),
@@ -114,6 +117,7 @@ def document(facts: RunFacts, results: list[ShotResult]) -> dict[str, Any]:
             "model": facts.model,
             "mode": facts.mode,
             **({"predictor": facts.predictor} if facts.predictor else {}),
+            **({"verify": facts.verify} if facts.verify else {}),
         },
         "totals": {
             "shots": len(results),
@@ -138,13 +142,14 @@ def table(results: list[ShotResult]) -> str:
     writer.writerow(CSV_COLUMNS)
     for r in results:
         rec = shot_record(r)
-        v = rec["vmaf"]
+        v = rec["vmaf"] or dict.fromkeys(("mean", "harmonic_mean", "p5", "min"), "")
         writer.writerow(
             [rec["index"], rec["start_frame"], rec["end_frame"], rec["frames"],
              rec["start_time"], rec["end_time"], rec["setting"], rec["verdict"], v["mean"],
              v["harmonic_mean"], v["p5"], v["min"], rec["bytes"], rec["bits"],
              rec["bitrate"], len(r.probes),
-             ";".join(f"{p.setting:g}:{p.pooled.mean:.2f}" for p in r.probes)]
+             ";".join(f"{p.setting:g}:{p.pooled.mean:.2f}" if p.pooled else f"{p.setting:g}:-"
+                      for p in r.probes)]
         )  # fmt: skip
     return buf.getvalue()
 

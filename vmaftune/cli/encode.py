@@ -87,6 +87,14 @@ def command(
     predictor: Annotated[
         str, typer.Option(help="The predictor for --mode predict (registry id).")
     ] = "vmaf_predictor",
+    verify: Annotated[
+        str,
+        typer.Option(
+            help="--mode predict: all (score every shot), or sample:K (score K shots spread "
+            "across complexity; when all K are GOSPEL, encode the others at their predicted "
+            "setting unscored)."
+        ),
+    ] = "all",
 ) -> None:
     """Encode INPUT with one quality setting, or per shot to a target VMAF (--target-vmaf);
     report size, bitrate and VMAF. OUT is written under a temporary name and renamed when
@@ -106,7 +114,7 @@ def command(
             pix_fmt=pix_fmt, target=Target(target_vmaf, tolerance, pool, search_method),
             shots=ShotOptions(min_shot, max_shot), model=model, jobs=jobs,
             keep_work=keep_work, force=force, audio=audio, as_json=as_json,
-            mode=mode, predictor=predictor,
+            mode=mode, predictor=predictor, verify=verify,
         )  # fmt: skip
         target.run(settings(ctx).ffmpeg(), request)
         return

@@ -200,7 +200,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
             if r.verdict == "UNREACHABLE":
                 err.print(f"warning: {p.rung.name} shot {r.shot.index} cannot reach VMAF "
                           f"{p.rung.vmaf:g} with {req.encoder.name} (best "
-                          f"{r.chosen.pooled.get(req.pool):.2f})", markup=False)  # fmt: skip
+                          f"{r.chosen.scores.get(req.pool):.2f})", markup=False)  # fmt: skip
     if req.as_json:
         emit({"type": "done", "output": str(req.output),
               "master": str(req.output / hls.MASTER), "ladder": str(req.output / "ladder.json"),
@@ -320,8 +320,8 @@ def _rung_vmaf(results: list[pershot.ShotResult], pool: str) -> dict[str, float]
     """From the per-shot scores of the very segments served: the frame-weighted mean,
     and the lowest shot under the target's pooling."""
     frames = sum(r.shot.frames for r in results)
-    mean = sum(r.chosen.pooled.mean * r.shot.frames for r in results) / frames
-    lowest = min(r.chosen.pooled.get(pool) for r in results)
+    mean = sum(r.chosen.scores.mean * r.shot.frames for r in results) / frames
+    lowest = min(r.chosen.scores.get(pool) for r in results)
     return {"mean": round(mean, 4), "lowest_shot": round(lowest, 4)}
 
 

@@ -49,6 +49,7 @@ class Request:
     as_json: bool
     mode: str = "search"  # or "predict"
     predictor: str = "vmaf_predictor"
+    verify: str = "all"  # or "sample:K" (predict mode)
 
 
 def run(ffmpeg: FFmpeg, req: Request) -> None:
@@ -77,9 +78,13 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     )
     if req.mode not in ("search", "predict"):
         raise UsageError(f"--mode must be search or predict, not {req.mode!r}")
+    sample_k = _sample_size(req.verify, req.mode)
     curve = predict.CurveModel(req.predictor) if req.mode == "predict" else None
-    extra: dict[str, Any] = {"shots": [shot_options.min_seconds, shot_options.max_seconds,
-                                       shot_options.sensitivity], "mode": req.mode}  # fmt: skip
+    extra: dict[str, Any] = {
+        "shots": [shot_options.min_seconds, shot_options.max_seconds, shot_options.sensitivity],
+        "mode": req.mode,
+        "verify": req.verify,
+    }
     if curve is not None:
         extra["predictor"] = curve.sha256
     key = job.run_key(ffmpeg, extra)
@@ -99,12 +104,37 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
         emit({"type": "shots", "count": len(shots), "frames": source.frame_count,
               "jobs": jobs, "resumed": work.journal.resumed})  # fmt: skip
     view = LiveView(shots, enabled=err.is_terminal)
+    on_event = fan_out(view.update, _ndjson if req.as_json else None)
+    sampled: list[int] | None = None
+    trusted = False
     with view:
-        results = pershot.run_shots(
-            ffmpeg, job, shots, work, jobs=min(jobs, len(shots)),
-            on_event=fan_out(view.update, _ndjson if req.as_json else None),
-            keep_probes=req.keep_work, predictions=predictions,
-        )  # fmt: skip
+        if predictions is None or sample_k is None:
+            results = pershot.run_shots(
+                ffmpeg, job, shots, work, jobs=min(jobs, len(shots)), on_event=on_event,
+                keep_probes=req.keep_work, predictions=predictions,
+            )  # fmt: skip
+        else:
+            # The seed's pattern: verify K shots spread across complexity; when all are
+            # GOSPEL, trust the predictor for the rest (one unscored encode each).
+            sample = pershot.sample_shots(shots, predictions, sample_k)
+            sampled = [s.index for s in sample]
+            rest = [s for s in shots if s.index not in sampled]
+            results = pershot.run_shots(
+                ffmpeg, job, sample, work, jobs=min(jobs, len(sample)), on_event=on_event,
+                keep_probes=req.keep_work, predictions=predictions,
+            )  # fmt: skip
+            trusted = all(r.verdict == predict.GOSPEL for r in results)
+            if rest and trusted:
+                results += pershot.trust_shots(
+                    ffmpeg, job, rest, work, predictions, jobs=min(jobs, len(rest)),
+                    on_event=on_event,
+                )  # fmt: skip
+            elif rest:
+                results += pershot.run_shots(
+                    ffmpeg, job, rest, work, jobs=min(jobs, len(rest)), on_event=on_event,
+                    keep_probes=req.keep_work, predictions=predictions,
+                )  # fmt: skip
+            results.sort(key=lambda r: r.shot.index)
     joined = work.path / f"joined{req.output.suffix}"
     join.join(
         [(r.shot, work.path / "segments" / r.chosen.segment) for r in results],
@@ -136,6 +166,11 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
             if curve
             else None
         ),
+        verify=(
+            {"mode": req.verify, "sampled": sampled, "trusted": trusted}
+            if sampled is not None
+            else None
+        ),
     )
     doc = sidecar.document(facts, results)
     json_path, csv_path = sidecar.paths(req.output)
@@ -150,7 +185,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     below = [r for r in results if r.verdict == "UNREACHABLE"]
     for r in below:
         err.print(f"warning: shot {r.shot.index} cannot reach VMAF {target.vmaf:g} with "
-                  f"{req.encoder.name} (best {r.chosen.pooled.get(target.pool):.2f})",
+                  f"{req.encoder.name} (best {r.chosen.scores.get(target.pool):.2f})",
                   markup=False)  # fmt: skip
     if req.as_json:
         emit({"type": "done", "output": str(req.output), **doc["totals"],
@@ -159,6 +194,17 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
               "sidecars": [str(json_path), str(csv_path)]})  # fmt: skip
         return
     _summary(req, doc)
+
+
+def _sample_size(verify: str, mode: str) -> int | None:
+    if verify == "all":
+        return None
+    kind, _, count = verify.partition(":")
+    if kind != "sample" or not count.isdigit() or int(count) < 1:
+        raise UsageError(f"--verify must be all or sample:K (K at least 1), not {verify!r}")
+    if mode != "predict":
+        raise UsageError("--verify sample:K needs --mode predict")
+    return int(count)
 
 
 def _predictions(
@@ -244,7 +290,8 @@ class LiveView:
                 self.state[s.index] = f"encoding {v:g}"
             case ProbeDone(shot=s, probe=p):
                 note = " (journal)" if p.resumed else ""
-                self.state[s.index] = f"{p.setting:g} → {p.pooled.mean:.2f}{note}"
+                score = f"{p.pooled.mean:.2f}" if p.pooled else "encoded (trusted)"
+                self.state[s.index] = f"{p.setting:g} → {score}{note}"
             case ShotDone(result=r):
                 self.state.pop(r.shot.index, None)
                 self.done += 1
