@@ -165,3 +165,33 @@ def test_verify_option_errors(cli, carphone, tmp_path) -> None:  # type: ignore[
     r = cli("encode", ref, "-o", out, "-c", "x264", "-t", "90", "--mode", "predict",
             "--verify", "sample:0")  # fmt: skip
     assert r.code == 2 and "sample:K" in r.stderr and list(tmp_path.iterdir()) == []
+
+
+def _registered(name: str) -> bool:
+    from vmaftune import models
+
+    return name in models.registry().ids()
+
+
+def test_predict_mode_end_to_end(cli, cut_clip, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import pytest
+
+    if not _registered("vmaf_predictor"):
+        pytest.skip("vmaf_predictor is not registered yet (models/train/predictor.py)")
+    src, _ = cut_clip
+    out = tmp_path / "out.mkv"
+    r = cli("encode", src, "-o", out, "-c", "x264", "-t", "90", "--mode", "predict", "--json")
+    assert r.code == 0, r.stderr
+    doc = json.loads((tmp_path / "out.mkv.shots.json").read_text())
+    assert doc["target"]["mode"] == "predict" and doc["target"]["predictor"]["half_width"] > 0
+    for shot in doc["shots"]:
+        assert shot["verdict"] in (GOSPEL, RECALIBRATE, FALL_BACK, "CAPPED")
+        assert shot["vmaf"]["mean"] >= 90.0  # the floor holds whatever the verdict
+        first = shot["probes"][0]
+        assert first["setting"] == shot["prediction"]["setting"]  # the prediction goes first
+        if shot["verdict"] == GOSPEL:
+            assert len(shot["probes"]) == 1 and shot["vmaf"]["mean"] <= 90.5
+        if shot["verdict"] == RECALIBRATE:
+            assert len(shot["probes"]) == 2
