@@ -127,12 +127,15 @@ def conformal_q(residuals: np.ndarray, coverage: float = COVERAGE) -> float:
 
 
 def chosen_setting(model: Predictor, features: np.ndarray, codec: str, target: float) -> float:
-    """The highest setting on a 0.5 grid whose predicted VMAF reaches the target."""
-    grid = np.arange(0.0, KNOB_MAX[codec] + 0.25, 0.5 if codec != "svtav1" else 1.0)
+    """As `encode --mode predict` picks it: the highest setting of the search grid whose
+    predicted VMAF reaches the middle of the accepted band (target + 0.25)."""
+    lo, hi, step = (10.0, 60.0, 1.0) if codec == "svtav1" else (10.0, 46.0, 0.5)
+    grid = np.arange(lo, hi + step / 2, step)
+    target = target + 0.25
     x = np.repeat(features[None], len(grid), axis=0)
     x[:, -1] = grid
     ok = grid[predict(model, x) >= target]
-    return float(ok.max()) if len(ok) else 0.0
+    return float(ok.max()) if len(ok) else lo
 
 
 def measured_at(rows: list[dict], setting: float) -> float:
