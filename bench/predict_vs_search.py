@@ -53,12 +53,13 @@ def train(fold: tuple[str, ...], work: Path) -> tuple[Path, float]:
     return folder, time.monotonic() - started
 
 
-def encode(src: Path, codec: str, mode: str, out: Path, models: Path) -> dict:
+def encode(src: Path, codec: str, mode: str, out: Path, models: Path, extra: list[str]) -> dict:
     env = dict(os.environ, VMAFTUNE_MODELS=str(models))
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "vmaftune", "encode", str(src), "-o", str(out), "-c", codec,
-         "-t", str(TARGET), "--mode", mode, "--force", "--json"],
+         "-t", str(TARGET), "--mode", mode, "--force", "--json",
+         *(extra if mode == "predict" else [])],
         capture_output=True, text=True, env=env,
     )  # fmt: skip
     wall = time.monotonic() - started
@@ -82,12 +83,19 @@ def encode(src: Path, codec: str, mode: str, out: Path, models: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--codecs", default="x264,x265")
+    ap.add_argument(
+        "--max-interval",
+        type=float,
+        default=None,
+        help="passed to --mode predict (default: vmaftune's)",
+    )
     args = ap.parse_args()
+    extra = ["--max-interval", str(args.max_interval)] if args.max_interval else []
     if not CORPUS.exists():
         sys.exit(f"{CORPUS} missing: vmaftune corpus build --out models/data")
     work = Path(tempfile.mkdtemp(prefix="vmaftune-pvs-"))
     print(f"target VMAF {TARGET:g} (mean), tolerance 0.5, default presets, --jobs = cores; "
-          f"predictor trained per fold without the fold's sources")  # fmt: skip
+          f"predictor trained per fold without the fold's sources; predict {' '.join(extra)}")  # fmt: skip
     print("| codec | clip | shots | mode | encodes/shot | compliance | overshoot | bytes | wall s "
           "| verdicts |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -100,7 +108,8 @@ def main() -> None:
             src = clip(source)
             for codec in args.codecs.split(","):
                 for mode in ("search", "predict"):
-                    r = encode(src, codec, mode, fold_work / f"{source}.{codec}.{mode}.mkv", models)
+                    dest = fold_work / f"{source}.{codec}.{mode}.mkv"
+                    r = encode(src, codec, mode, dest, models, extra)
                     totals.setdefault((codec, mode), []).append(r)
                     verdicts = ", ".join(f"{v} {r['verdicts'].count(v)}"
                                          for v in sorted(set(r["verdicts"])))  # fmt: skip

@@ -45,10 +45,11 @@ class ShotPrediction:
     vmaf: float  # predicted mean VMAF there
     slope: float  # predicted dVMAF/dsetting there (negative)
     half_width: float  # conformal half-width of the predicted VMAF
+    max_half_width: float = MAX_HALF_WIDTH  # wider than this: no RECALIBRATE, FALL_BACK
 
     @property
     def too_wide(self) -> bool:
-        return self.half_width > MAX_HALF_WIDTH
+        return self.half_width > self.max_half_width
 
     def record(self) -> dict[str, object]:
         return {
@@ -86,7 +87,12 @@ class CurveModel:
         return out
 
     def predict(
-        self, feats: ShotFeatures, codec: str, knob: QualityKnob, target: Target
+        self,
+        feats: ShotFeatures,
+        codec: str,
+        knob: QualityKnob,
+        target: Target,
+        max_half_width: float = MAX_HALF_WIDTH,
     ) -> ShotPrediction:
         if codec not in CODECS:
             raise UsageError(
@@ -103,7 +109,7 @@ class CurveModel:
         lo, hi = max(0, i - 1), min(len(grid) - 1, i + 1)
         slope = (curve[hi] - curve[lo]) / (grid[hi] - grid[lo]) if hi > lo else -1.0
         return ShotPrediction(feats.shot, float(grid[i]), float(curve[i]), float(min(slope, -1e-3)),
-                              self.half_width)  # fmt: skip
+                              self.half_width, max_half_width)  # fmt: skip
 
 
 def _phase(pred: ShotPrediction, points: Sequence[Point], means: Sequence[float],

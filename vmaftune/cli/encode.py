@@ -95,6 +95,14 @@ def command(
             "setting unscored)."
         ),
     ] = "all",
+    max_interval: Annotated[
+        float,
+        typer.Option(
+            "--max-interval",
+            help="--mode predict: the widest predicted interval (half-width, VMAF) that a "
+            "measurement may RECALIBRATE; wider goes straight to the search.",
+        ),
+    ] = 6.0,
 ) -> None:
     """Encode INPUT with one quality setting, or per shot to a target VMAF (--target-vmaf);
     report size, bitrate and VMAF. OUT is written under a temporary name and renamed when
@@ -114,7 +122,7 @@ def command(
             pix_fmt=pix_fmt, target=Target(target_vmaf, tolerance, pool, search_method),
             shots=ShotOptions(min_shot, max_shot), model=model, jobs=jobs,
             keep_work=keep_work, force=force, audio=audio, as_json=as_json,
-            mode=mode, predictor=predictor, verify=verify,
+            mode=mode, predictor=predictor, verify=verify, max_interval=max_interval,
         )  # fmt: skip
         target.run(settings(ctx).ffmpeg(), request)
         return

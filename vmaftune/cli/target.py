@@ -50,6 +50,7 @@ class Request:
     mode: str = "search"  # or "predict"
     predictor: str = "vmaf_predictor"
     verify: str = "all"  # or "sample:K" (predict mode)
+    max_interval: float = predict.MAX_HALF_WIDTH
 
 
 def run(ffmpeg: FFmpeg, req: Request) -> None:
@@ -84,6 +85,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
         "shots": [shot_options.min_seconds, shot_options.max_seconds, shot_options.sensitivity],
         "mode": req.mode,
         "verify": req.verify,
+        "max_interval": req.max_interval,
     }
     if curve is not None:
         extra["predictor"] = curve.sha256
@@ -99,7 +101,9 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
         shots = [Shot(**s) for s in saved]
     predictions = None
     if curve is not None:
-        predictions = _predictions(ffmpeg, curve, job, shots, work)
+        if req.max_interval <= 0:
+            raise UsageError("--max-interval must be above 0")
+        predictions = _predictions(ffmpeg, curve, job, shots, work, req.max_interval)
     if req.as_json:
         emit({"type": "shots", "count": len(shots), "frames": source.frame_count,
               "jobs": jobs, "resumed": work.journal.resumed})  # fmt: skip
@@ -209,14 +213,14 @@ def _sample_size(verify: str, mode: str) -> int | None:
 
 def _predictions(
     ffmpeg: FFmpeg, curve: predict.CurveModel, job: pershot.Job, shots: list[Shot],
-    work: pershot.WorkDir,
+    work: pershot.WorkDir, max_interval: float,
 ) -> dict[int, predict.ShotPrediction]:  # fmt: skip
     """Each shot's prediction, kept in the journal: the feature pass is not bit-exact
     across runs (x264 threads), and a resumed run must replay the same decisions."""
     saved = work.journal.meta("predictions")
     if saved is None:
         feats = features.video_features(ffmpeg, job.source, shots)
-        preds = [curve.predict(f, job.encoder.name, job.encoder.quality, job.target)
+        preds = [curve.predict(f, job.encoder.name, job.encoder.quality, job.target, max_interval)
                  for f in feats]  # fmt: skip
         work.journal.set_meta("predictions", [asdict(p) for p in preds])
         work.journal.set_meta("features_seconds", sum(f.seconds for f in feats))
