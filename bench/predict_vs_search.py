@@ -95,7 +95,8 @@ def main() -> None:
         sys.exit(f"{CORPUS} missing: vmaftune corpus build --out models/data")
     work = Path(tempfile.mkdtemp(prefix="vmaftune-pvs-"))
     print(f"target VMAF {TARGET:g} (mean), tolerance 0.5, default presets, --jobs = cores; "
-          f"predictor trained per fold without the fold's sources; predict {' '.join(extra)}")  # fmt: skip
+          "predictor trained per fold without the fold's sources; predict "
+          f"{' '.join(extra)}")  # fmt: skip
     print("| codec | clip | shots | mode | encodes/shot | compliance | overshoot | bytes | wall s "
           "| verdicts |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|")
