@@ -119,25 +119,10 @@ static int post_proc(AVFrame *plane, DNNData *output, AVFilterContext *avctx)
 static av_cold int init(AVFilterContext *avctx)
 {
     VmafPreContext *s = avctx->priv;
-    char *path;
-    int ret;
 
-    if ((ret = ff_vmaf_model_resolve(avctx, s->model, s->registry, "prefilter", &path)) < 0)
-        return ret;
-    ret = ff_vmaf_model_load(avctx, &s->dnnctx, path, s->device);
-    av_free(path);
-    if (ret < 0)
-        return ret;
-    return ff_dnn_set_frame_proc(&s->dnnctx, ff_vmaf_model_plane_to_float, post_proc);
+    return ff_vmaf_model_open(avctx, &s->dnnctx, s->model, s->registry, "prefilter", s->device,
+                              post_proc);
 }
-
-static const enum AVPixelFormat pix_fmts[] = {
-    AV_PIX_FMT_GRAY8,     AV_PIX_FMT_GRAY10,
-    AV_PIX_FMT_YUV420P,   AV_PIX_FMT_YUV422P,   AV_PIX_FMT_YUV444P,
-    AV_PIX_FMT_YUVJ420P,  AV_PIX_FMT_YUVJ422P,  AV_PIX_FMT_YUVJ444P,
-    AV_PIX_FMT_YUV420P10, AV_PIX_FMT_YUV422P10, AV_PIX_FMT_YUV444P10,
-    AV_PIX_FMT_NONE
-};
 
 static int config_input(AVFilterLink *inlink)
 {
@@ -255,5 +240,5 @@ const FFFilter ff_vf_vmaf_pre = {
     .activate      = activate,
     FILTER_INPUTS(vmaf_pre_inputs),
     FILTER_OUTPUTS(ff_video_default_filterpad),
-    FILTER_PIXFMTS_ARRAY(pix_fmts),
+    FILTER_PIXFMTS_ARRAY(ff_vmaf_model_pix_fmts),
 };

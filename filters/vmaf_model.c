@@ -487,6 +487,30 @@ int ff_vmaf_model_load(AVFilterContext *avctx, DnnContext *dnnctx, const char *p
     return ff_dnn_init(dnnctx, DFT_PROCESS_FRAME, avctx);
 }
 
+const enum AVPixelFormat ff_vmaf_model_pix_fmts[] = {
+    AV_PIX_FMT_GRAY8,     AV_PIX_FMT_GRAY10,
+    AV_PIX_FMT_YUV420P,   AV_PIX_FMT_YUV422P,   AV_PIX_FMT_YUV444P,
+    AV_PIX_FMT_YUVJ420P,  AV_PIX_FMT_YUVJ422P,  AV_PIX_FMT_YUVJ444P,
+    AV_PIX_FMT_YUV420P10, AV_PIX_FMT_YUV422P10, AV_PIX_FMT_YUV444P10,
+    AV_PIX_FMT_NONE
+};
+
+int ff_vmaf_model_open(AVFilterContext *avctx, DnnContext *dnnctx, const char *name,
+                       const char *registry, const char *kind, enum VmafModelDevice device,
+                       FramePrePostProc post_proc)
+{
+    char *path;
+    int ret;
+
+    if ((ret = ff_vmaf_model_resolve(avctx, name, registry, kind, &path)) < 0)
+        return ret;
+    ret = ff_vmaf_model_load(avctx, dnnctx, path, device);
+    av_free(path);
+    if (ret < 0)
+        return ret;
+    return ff_dnn_set_frame_proc(dnnctx, ff_vmaf_model_plane_to_float, post_proc);
+}
+
 int ff_vmaf_model_plane_to_float(AVFrame *plane, DNNData *input, AVFilterContext *avctx)
 {
     const int depth = av_pix_fmt_desc_get(plane->format)->comp[0].depth;

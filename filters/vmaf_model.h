@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "libavutil/frame.h"
+#include "libavutil/pixfmt.h"
 
 #include "avfilter.h"
 #include "dnn_interface.h"
@@ -60,6 +61,17 @@ int ff_vmaf_model_resolve(void *log_ctx, const char *name, const char *registry,
  */
 int ff_vmaf_model_load(AVFilterContext *avctx, DnnContext *dnnctx, const char *path,
                        enum VmafModelDevice device);
+
+/* The pixel formats the vmaf_* filters take: gray and planar YUV, 8 and 10 bit. */
+extern const enum AVPixelFormat ff_vmaf_model_pix_fmts[];
+
+/**
+ * Resolve, check and load a filter's model (ff_vmaf_model_resolve, then
+ * ff_vmaf_model_load) and install the shared pre_proc with the filter's post_proc.
+ */
+int ff_vmaf_model_open(AVFilterContext *avctx, DnnContext *dnnctx, const char *name,
+                       const char *registry, const char *kind, enum VmafModelDevice device,
+                       FramePrePostProc post_proc);
 
 /**
  * DNN pre_proc shared by the vmaf_* filters: copy the plane view's data[0]
