@@ -34,6 +34,7 @@ from .score import CANONICAL6, VmafOptions, Window, plan
 from .score import run as run_score
 from .search import Target
 from .shots import Shot, ShotOptions, detect
+from .toolchain import FFmpeg
 
 CLIP_SECONDS = 6.0
 SHOTS = ShotOptions(min_seconds=1.0, max_seconds=3.0)
@@ -102,7 +103,7 @@ def variants(augment: bool = True) -> list[Variant]:
     return out
 
 
-def prepare(ffmpeg: Any, v: Variant, work: Path) -> Path:
+def prepare(ffmpeg: FFmpeg, v: Variant, work: Path) -> Path:
     """The variant as a lossless clip (cached): what the shots are cut from and scored
     against."""
     dest = work / "clips" / f"{v.clip_id}.mkv"
@@ -132,7 +133,7 @@ class Plan:
     features: tuple[features.ShotFeatures, ...]
 
 
-def plan_clip(ffmpeg: Any, v: Variant, work: Path) -> Plan:
+def plan_clip(ffmpeg: FFmpeg, v: Variant, work: Path) -> Plan:
     clip = prepare(ffmpeg, v, work)
     media, timeline = read(clip)
     shots = tuple(detect(ffmpeg, media, timeline, SHOTS))
@@ -154,7 +155,7 @@ def _record_path(work: Path, clip_id: str, shot: int, codec: str, setting: float
 
 
 def measure(
-    ffmpeg: Any, p: Plan, shot: Shot, codec: str, setting: float, work: Path
+    ffmpeg: FFmpeg, p: Plan, shot: Shot, codec: str, setting: float, work: Path
 ) -> dict[str, Any]:
     """One encode of one shot, scored; cached as a JSON record."""
     record = _record_path(work, p.variant.clip_id, shot.index, codec, setting)
@@ -200,7 +201,7 @@ def measure(
 
 
 def rows(
-    ffmpeg: Any,
+    ffmpeg: FFmpeg,
     p: Plan,
     grid: dict[str, tuple[float, ...]],
     work: Path,
