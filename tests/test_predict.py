@@ -165,6 +165,11 @@ def test_verify_option_errors(cli, carphone, tmp_path) -> None:  # type: ignore[
     r = cli("encode", ref, "-o", out, "-c", "x264", "-t", "90", "--mode", "predict",
             "--verify", "sample:0")  # fmt: skip
     assert r.code == 2 and "sample:K" in r.stderr and list(tmp_path.iterdir()) == []
+    if _registered("vmaf_predictor"):
+        r = cli("encode", ref, "-o", out, "-c", "x264", "-t", "90", "--mode", "predict",
+                "--max-interval", "0")  # fmt: skip
+        assert r.code == 2 and "--max-interval must be above 0" in r.stderr
+        assert list(tmp_path.iterdir()) == [] and "Traceback" not in r.stderr
 
 
 def _registered(name: str) -> bool:

@@ -80,6 +80,8 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     if req.mode not in ("search", "predict"):
         raise UsageError(f"--mode must be search or predict, not {req.mode!r}")
     sample_k = _sample_size(req.verify, req.mode)
+    if req.max_interval <= 0:
+        raise UsageError("--max-interval must be above 0")
     curve = predict.CurveModel(req.predictor) if req.mode == "predict" else None
     extra: dict[str, Any] = {
         "shots": [shot_options.min_seconds, shot_options.max_seconds, shot_options.sensitivity],
@@ -101,8 +103,6 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
         shots = [Shot(**s) for s in saved]
     predictions = None
     if curve is not None:
-        if req.max_interval <= 0:
-            raise UsageError("--max-interval must be above 0")
         predictions = _predictions(ffmpeg, curve, job, shots, work, req.max_interval)
     if req.as_json:
         emit({"type": "shots", "count": len(shots), "frames": source.frame_count,
