@@ -101,11 +101,16 @@ debsrc() {
 # pool NAME FILE SHA: a tarball straight from the archive's pool (no index needed).
 pool() {
     local name=$1 file=$2 want=$3
+    download "$(mirror)/pool/main/${name:0:1}/$name/${file//+/%2b}" "$file" "$want"
+}
+
+# download URL FILE SHA: FILE from URL into the cache, checked against SHA (cached copy first).
+download() {
+    local url=$1 file=$2 want=$3
     cached "$file" "$want" && return
     local tmp
     tmp=$(mktemp -d)
-    curl -fsSL -o "$tmp/$file" "$(mirror)/pool/main/${name:0:1}/$name/${file//+/%2b}" \
-        || die "could not download $file from the Debian archive"
+    curl -fsSL -o "$tmp/$file" "$url" || die "could not download $file from $url"
     keep "$tmp/$file" "$want"
     rm -rf "$tmp"
 }
@@ -149,15 +154,7 @@ EOF
 # The libvmaf release source: a tarball (checked against the pin when fetched) or a tree.
 libvmaf_source() {
     case "$LIBVMAF_SRC" in
-        fetch)
-            cached "vmaf-$LIBVMAF_VERSION.tar.gz" "$LIBVMAF_SHA" && return
-            local tmp
-            tmp=$(mktemp -d)
-            curl -fsSL -o "$tmp/vmaf-$LIBVMAF_VERSION.tar.gz" "$LIBVMAF_URL" \
-                || die "could not download $LIBVMAF_URL"
-            keep "$tmp/vmaf-$LIBVMAF_VERSION.tar.gz" "$LIBVMAF_SHA"
-            rm -rf "$tmp"
-            ;;
+        fetch) download "$LIBVMAF_URL" "vmaf-$LIBVMAF_VERSION.tar.gz" "$LIBVMAF_SHA" ;;
         *)
             [ -e "$LIBVMAF_SRC" ] || die "LIBVMAF_SRC=$LIBVMAF_SRC does not exist"
             echo "$(cd "$(dirname "$LIBVMAF_SRC")" && pwd)/$(basename "$LIBVMAF_SRC")"
