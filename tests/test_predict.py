@@ -47,13 +47,26 @@ def test_recalibrate_inside_the_interval_takes_one_corrected_encode() -> None:
 
 
 def test_recalibrate_keeps_the_cheapest_passing_encode() -> None:
-    # Overshoot first, then the correction along a too-shallow predicted slope falls
-    # below the target: the first (passing) encode is kept.
+    # Overshoot first, then the correction along a too-shallow predicted slope fails one
+    # grid step higher: the pass and the fail settle the shot, the pass is kept.
+    truth = line(94.0, slope=-3.0)
+    pred = ShotPrediction(0, 23.0, 93.25, -1.5, 3.0)
+    points, best, verdict = run(pred, truth)
+    assert verdict == RECALIBRATE and len(points) == 2
+    assert points[1].setting == 23.5 and points[1].score < TARGET.vmaf and best.setting == 23.0
+
+
+def test_a_correction_that_leaves_the_shot_loose_falls_back() -> None:
+    # The correction fails two steps above an overshooting pass: not settled, so the
+    # search goes on from both points rather than keep 2 VMAF of overshoot.
     truth = line(95.0, slope=-3.0)
     pred = ShotPrediction(0, 23.0, 93.25, -0.8, 3.0)
     points, best, verdict = run(pred, truth)
-    assert verdict == RECALIBRATE and len(points) == 2
-    assert points[1].score < TARGET.vmaf and best.setting == 23.0
+    assert verdict == FALL_BACK and len(points) >= 3 and points[1].setting == 25.0
+    assert TARGET.vmaf <= best.score <= TARGET.vmaf + TARGET.tolerance or any(
+        abs(p.setting - best.setting - KNOB.step) < 1e-9 and p.score < TARGET.vmaf
+        for p in points
+    )
 
 
 def test_fall_back_outside_the_interval_seeds_the_search() -> None:

@@ -11,9 +11,12 @@ resumed run replays them like the search's):
 - GOSPEL: the measured score is within [target, target + tolerance]: accept it;
 - RECALIBRATE: outside that band, but the measured mean VMAF is within the predicted
   interval: one corrected encode, from the measured point along the curve's slope; the
-  cheapest passing encode is kept;
+  cheapest passing encode is kept when the two encodes settle the shot by the search's
+  own stopping rule (a pass within the band, or a pass one grid step below a fail), so a
+  RECALIBRATE answer is as tight as a search answer;
 - FALL_BACK: the interval is too wide, the measurement falls outside it, or the corrected
-  encode does not pass: the search (vmaftune.search) takes over with the points measured.
+  encode does not settle the shot: the search (vmaftune.search) takes over with the
+  points measured.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 
 from . import search
 from .encoders import QualityKnob
-from .errors import UsageError
+from .errors import InputError, UsageError
 from .features import FEATURE_NAMES, ShotFeatures
 from .search import Point, Target
 
@@ -35,7 +38,10 @@ FALL_BACK = "FALL_BACK"
 CODECS = ("x264", "x265", "svtav1")  # the predictor's one-hot block, in its order
 DEFAULT_MODEL = "vmaf_predictor"
 # Wider than this (VMAF, half-width) and one measurement cannot confirm a prediction.
-MAX_HALF_WIDTH = 6.0
+# A wider interval costs encodes, never quality: a RECALIBRATE answer must still settle
+# the shot by the search's stopping rule. 10 admits the shipped predictor's 90 % interval
+# (7.1, models/vmaf_predictor.md); the benchmark in docs/benchmarks.md measures the cost.
+MAX_HALF_WIDTH = 10.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,15 @@ class CurveModel:
         self.sha256 = loaded.entry.sha256
         self.half_width = float(conformal["half_width"])
         self.session = loaded.session()
-        self.input = self.session.get_inputs()[0].name
+        (spec,) = self.session.get_inputs()
+        self.input = spec.name
+        width = spec.shape[-1] if spec.shape else None
+        if isinstance(width, int) and width != len(feature_names()):
+            # A model trained on another feature set would read the columns wrongly.
+            raise InputError(
+                f"model {name} takes {width} inputs; this vmaftune gives it "
+                f"{len(feature_names())} (models/train/predictor.py retrains it)"
+            )
 
     def vmaf(self, rows: np.ndarray) -> np.ndarray:
         (y,) = self.session.run(None, {self.input: rows.astype(np.float32)})
@@ -113,7 +127,7 @@ class CurveModel:
 
 
 def _phase(pred: ShotPrediction, points: Sequence[Point], means: Sequence[float],
-           target: Target) -> str:  # fmt: skip
+           target: Target, knob: QualityKnob) -> str:  # fmt: skip
     """Where a shot stands after its measured points: GOSPEL or RECALIBRATE (done), or
     "recalibrating", "predicting" or FALL_BACK (more to measure)."""
     if not points:
@@ -125,7 +139,8 @@ def _phase(pred: ShotPrediction, points: Sequence[Point], means: Sequence[float]
         return FALL_BACK
     if len(points) == 1:
         return "recalibrating"
-    if any(p.score >= target.vmaf for p in points[:2]):
+    two = points[:2]
+    if any(p.score >= target.vmaf for p in two) and search.finished(knob, two, target):
         return RECALIBRATE
     return FALL_BACK
 
@@ -144,7 +159,7 @@ def next_setting(pred: ShotPrediction, knob: QualityKnob, points: Sequence[Point
                  means: Sequence[float], target: Target) -> float | None:  # fmt: skip
     """The next setting to encode, or None when the shot is decided. `means` holds each
     point's mean VMAF (the interval is calibrated on the mean)."""
-    phase = _phase(pred, points, means, target)
+    phase = _phase(pred, points, means, target, knob)
     if phase == "predicting":
         return pred.setting
     if phase == "recalibrating":
@@ -159,12 +174,11 @@ def next_setting(pred: ShotPrediction, knob: QualityKnob, points: Sequence[Point
 
 def choose(pred: ShotPrediction, points: Sequence[Point], means: Sequence[float],
            target: Target, knob: QualityKnob) -> tuple[Point, str]:  # fmt: skip
-    phase = _phase(pred, points, means, target)
+    phase = _phase(pred, points, means, target, knob)
     if phase == GOSPEL:
         return points[0], GOSPEL
     if phase == RECALIBRATE:
-        passing = [p for p in points if p.score >= target.vmaf]
-        return max(passing, key=lambda p: p.setting), RECALIBRATE
+        return search.choose(points[:2], target, knob)[0], RECALIBRATE
     best, verdict = search.choose(points, target, knob)
     return best, FALL_BACK if verdict == search.PASSED else verdict
 
