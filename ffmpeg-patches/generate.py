@@ -75,6 +75,22 @@ SERIES = (
         ("vf_vmaf_post.c",),
         (Filter("vmaf_post", ("vf_vmaf_post.o", "vmaf_model.o")),),
     ),
+    Patch(
+        "avfilter: add vmaf_pre_temporal filter",
+        "A learned denoiser that sees five frames, t-2..t+2, mirrored at the\n"
+        "ends of the stream: one output per input with its timestamps, the last\n"
+        "two drained at EOF; 8- and 10-bit planar YUV, luma or all planes.",
+        ("vf_vmaf_pre_temporal.c",),
+        (Filter("vmaf_pre_temporal", ("vf_vmaf_pre_temporal.o", "vmaf_model.o")),),
+    ),
+    Patch(
+        "avfilter: add vmaf_tiny filter",
+        "A tiny full-reference model scores distorted against reference frames\n"
+        "(two inputs paired by framesync, as libvmaf takes them) without libvmaf:\n"
+        "lavfi.vmaf_tiny.score per frame, and the pooled scores at the end.",
+        ("vf_vmaf_tiny.c",),
+        (Filter("vmaf_tiny", ("vf_vmaf_tiny.o", "vmaf_model.o", "framesync.o")),),
+    ),
 )
 
 

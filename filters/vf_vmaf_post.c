@@ -26,9 +26,7 @@
  * mean, minimum and 5th percentile are logged and optionally written as JSON.
  */
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "libavutil/avstring.h"
 #include "libavutil/dict.h"
@@ -52,8 +50,7 @@ typedef struct VmafPostContext {
 
     float score;
     int error;
-    double *scores;
-    unsigned nb_scores, scores_size;
+    VmafScores scores;
     int summarized;
 } VmafPostContext;
 
@@ -123,7 +120,6 @@ static int score_frame(AVFilterContext *avctx, AVFrame *frame)
 {
     VmafPostContext *s = avctx->priv;
     char value[32];
-    double *scores;
     int ret = ff_vmaf_model_run_plane(&s->dnnctx, frame, 0, frame->width, frame->height);
 
     if (s->error < 0) {
@@ -136,73 +132,16 @@ static int score_frame(AVFilterContext *avctx, AVFrame *frame)
     snprintf(value, sizeof(value), "%.6f", s->score);
     if ((ret = av_dict_set(&frame->metadata, "lavfi.vmaf_post.score", value, 0)) < 0)
         return ret;
-    scores = av_fast_realloc(s->scores, &s->scores_size, (s->nb_scores + 1) * sizeof(*scores));
-    if (!scores)
-        return AVERROR(ENOMEM);
-    s->scores = scores;
-    s->scores[s->nb_scores++] = s->score;
-    return 0;
+    return ff_vmaf_scores_add(&s->scores, s->score);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Writes the pooled scores (log to the console, JSON via a temporary name). */
+/* Logs the pooled scores and writes them as JSON (vmaf_model.c). */
 static int summarize(AVFilterContext *avctx)
 {
     VmafPostContext *s = avctx->priv;
-    double mean = 0, p5, pos;
-    char *tmp = NULL;
-    FILE *f;
-    int lo, ret = 0;
 
     s->summarized = 1;
-    if (!s->nb_scores) {
-        av_log(avctx, AV_LOG_WARNING, "no frames were scored\n");
-        return 0;
-    }
-    for (unsigned i = 0; i < s->nb_scores; i++)
-        mean += s->scores[i];
-    mean /= s->nb_scores;
-    qsort(s->scores, s->nb_scores, sizeof(*s->scores), cmp_double);
-    /* The 5th percentile with linear interpolation, as numpy.percentile computes it. */
-    pos = 0.05 * (s->nb_scores - 1);
-    lo  = (int)pos;
-    p5  = s->scores[lo];
-    if (lo + 1 < s->nb_scores)
-        p5 += (pos - lo) * (s->scores[lo + 1] - s->scores[lo]);
-    av_log(avctx, AV_LOG_INFO, "frames: %u mean: %f min: %f p5: %f\n",
-           s->nb_scores, mean, s->scores[0], p5);
-
-    if (!s->log)
-        return 0;
-    if (!(tmp = av_asprintf("%s.partial", s->log)))
-        return AVERROR(ENOMEM);
-    if (!(f = fopen(tmp, "w"))) {
-        ret = AVERROR(errno);
-        av_log(avctx, AV_LOG_ERROR, "cannot write '%s': %s\n", tmp, av_err2str(ret));
-        goto end;
-    }
-    fputs("{\"filter\": \"vmaf_post\", \"model\": \"", f);
-    for (const char *c = s->model; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fputc('\\', f);
-        if ((unsigned char)*c >= 0x20)
-            fputc(*c, f);
-    }
-    fprintf(f, "\", \"frames\": %u, \"mean\": %.6f, \"min\": %.6f, \"p5\": %.6f}\n",
-            s->nb_scores, mean, s->scores[0], p5);
-    if (fclose(f) != 0 || rename(tmp, s->log) != 0) {
-        ret = AVERROR(errno);
-        av_log(avctx, AV_LOG_ERROR, "cannot write '%s': %s\n", s->log, av_err2str(ret));
-        remove(tmp);
-    }
-end:
-    av_free(tmp);
-    return ret;
+    return ff_vmaf_scores_summarize(avctx, &s->scores, "vmaf_post", s->model, s->log);
 }
 
 static int activate(AVFilterContext *avctx)
@@ -241,9 +180,9 @@ static av_cold void uninit(AVFilterContext *avctx)
     VmafPostContext *s = avctx->priv;
 
     /* A graph torn down before EOF (e.g. -frames:v) still gets its summary. */
-    if (!s->summarized && s->nb_scores)
+    if (!s->summarized && s->scores.nb)
         summarize(avctx);
-    av_freep(&s->scores);
+    ff_vmaf_scores_free(&s->scores);
     ff_dnn_uninit(&s->dnnctx);
     if (s->dnnctx.clazz)
         av_opt_free(&s->dnnctx);

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <onnxruntime_c_api.h>
@@ -517,38 +518,46 @@ int ff_vmaf_model_plane_to_float(AVFrame *plane, DNNData *input, AVFilterContext
     const float scale = 1.0f / ((1 << depth) - 1);
     float *dst = input->data;
 
-    for (int y = 0; y < plane->height; y++) {
-        if (depth > 8) {
-            const uint16_t *src = (const uint16_t *)(plane->data[0] + y * plane->linesize[0]);
-            for (int x = 0; x < plane->width; x++)
-                *dst++ = src[x] * scale;
-        } else {
-            const uint8_t *src = plane->data[0] + y * plane->linesize[0];
-            for (int x = 0; x < plane->width; x++)
-                *dst++ = src[x] * scale;
+    /* Channel c of the input tensor is the view's data[c]: one plane, or a window. */
+    for (int c = 0; c < input->dims[1]; c++) {
+        for (int y = 0; y < plane->height; y++) {
+            if (depth > 8) {
+                const uint16_t *src = (const uint16_t *)(plane->data[c] + y * plane->linesize[c]);
+                for (int x = 0; x < plane->width; x++)
+                    *dst++ = src[x] * scale;
+            } else {
+                const uint8_t *src = plane->data[c] + y * plane->linesize[c];
+                for (int x = 0; x < plane->width; x++)
+                    *dst++ = src[x] * scale;
+            }
         }
     }
     return 0;
 }
 
-int ff_vmaf_model_run_plane(DnnContext *dnnctx, AVFrame *frame, int p, int w, int h)
+int ff_vmaf_model_run_window(DnnContext *dnnctx, AVFrame *const *window, int nb,
+                             AVFrame *dst, int p, int w, int h)
 {
-    AVFrame *in = av_frame_alloc(), *out = av_frame_alloc();
-    AVFrame *done_in = NULL, *done_out = NULL;
+    AVFrame *in, *out, *done_in = NULL, *done_out = NULL;
 
+    if (nb < 1 || nb > AV_NUM_DATA_POINTERS)
+        return AVERROR(EINVAL);
+    in  = av_frame_alloc();
+    out = av_frame_alloc();
     if (!in || !out) {
         av_frame_free(&in);
         av_frame_free(&out);
         return AVERROR(ENOMEM);
     }
-    for (int i = 0; i < 2; i++) {
-        AVFrame *v = i ? out : in;
-        v->format      = frame->format;
-        v->width       = w;
-        v->height      = h;
-        v->data[0]     = frame->data[p];
-        v->linesize[0] = frame->linesize[p];
+    in->format  = out->format = dst->format;
+    in->width   = out->width  = w;
+    in->height  = out->height = h;
+    for (int i = 0; i < nb; i++) {
+        in->data[i]     = window[i]->data[p];
+        in->linesize[i] = window[i]->linesize[p];
     }
+    out->data[0]     = dst->data[p];
+    out->linesize[0] = dst->linesize[p];
     /* On failure the backend keeps the views in its task queue and frees them at uninit. */
     if (ff_dnn_execute_model(dnnctx, in, out) != 0)
         return AVERROR_EXTERNAL;
@@ -557,4 +566,93 @@ int ff_vmaf_model_run_plane(DnnContext *dnnctx, AVFrame *frame, int p, int w, in
     av_frame_free(&done_in);
     av_frame_free(&done_out);
     return 0;
+}
+
+int ff_vmaf_model_run_plane(DnnContext *dnnctx, AVFrame *frame, int p, int w, int h)
+{
+    return ff_vmaf_model_run_window(dnnctx, &frame, 1, frame, p, w, h);
+}
+
+int ff_vmaf_scores_add(VmafScores *s, double score)
+{
+    double *v = av_fast_realloc(s->v, &s->size, (s->nb + 1) * sizeof(*v));
+
+    if (!v)
+        return AVERROR(ENOMEM);
+    s->v = v;
+    s->v[s->nb++] = score;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void put_json_string(FILE *f, const char *str)
+{
+    fputc('"', f);
+    for (const char *c = str; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fputc('\\', f);
+        if ((unsigned char)*c >= 0x20)
+            fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+int ff_vmaf_scores_summarize(void *log_ctx, VmafScores *s, const char *filter,
+                             const char *model, const char *log_path)
+{
+    double mean = 0, p5, pos;
+    char *tmp = NULL;
+    FILE *f;
+    int lo, ret = 0;
+
+    if (!s->nb) {
+        av_log(log_ctx, AV_LOG_WARNING, "no frames were scored\n");
+        return 0;
+    }
+    for (unsigned i = 0; i < s->nb; i++)
+        mean += s->v[i];
+    mean /= s->nb;
+    qsort(s->v, s->nb, sizeof(*s->v), cmp_double);
+    pos = 0.05 * (s->nb - 1);
+    lo  = (int)pos;
+    p5  = s->v[lo];
+    if (lo + 1 < s->nb)
+        p5 += (pos - lo) * (s->v[lo + 1] - s->v[lo]);
+    av_log(log_ctx, AV_LOG_INFO, "frames: %u mean: %f min: %f p5: %f\n",
+           s->nb, mean, s->v[0], p5);
+
+    if (!log_path)
+        return 0;
+    if (!(tmp = av_asprintf("%s.partial", log_path)))
+        return AVERROR(ENOMEM);
+    if (!(f = fopen(tmp, "w"))) {
+        ret = AVERROR(errno);
+        av_log(log_ctx, AV_LOG_ERROR, "cannot write '%s': %s\n", tmp, av_err2str(ret));
+        goto end;
+    }
+    fputs("{\"filter\": ", f);
+    put_json_string(f, filter);
+    fputs(", \"model\": ", f);
+    put_json_string(f, model);
+    fprintf(f, ", \"frames\": %u, \"mean\": %.6f, \"min\": %.6f, \"p5\": %.6f}\n",
+            s->nb, mean, s->v[0], p5);
+    if (fclose(f) != 0 || rename(tmp, log_path) != 0) {
+        ret = AVERROR(errno);
+        av_log(log_ctx, AV_LOG_ERROR, "cannot write '%s': %s\n", log_path, av_err2str(ret));
+        remove(tmp);
+    }
+end:
+    av_free(tmp);
+    return ret;
+}
+
+void ff_vmaf_scores_free(VmafScores *s)
+{
+    av_freep(&s->v);
+    s->nb = s->size = 0;
 }

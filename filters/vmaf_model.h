@@ -74,9 +74,9 @@ int ff_vmaf_model_open(AVFilterContext *avctx, DnnContext *dnnctx, const char *n
                        FramePrePostProc post_proc);
 
 /**
- * DNN pre_proc shared by the vmaf_* filters: copy the plane view's data[0]
- * (8 bit, or up to 16 bit in uint16, depth taken from its format) into the
- * model input as floats in [0,1].
+ * DNN pre_proc shared by the vmaf_* filters: copy the view's data[c] for each
+ * of the model's input channels c (8 bit, or up to 16 bit in uint16, depth
+ * taken from its format) into the model input as floats in [0,1].
  */
 int ff_vmaf_model_plane_to_float(AVFrame *plane, DNNData *input, AVFilterContext *avctx);
 
@@ -89,5 +89,31 @@ int ff_vmaf_model_plane_to_float(AVFrame *plane, DNNData *input, AVFilterContext
  *         filter's post_proc are the filter's to keep and report.
  */
 int ff_vmaf_model_run_plane(DnnContext *dnnctx, AVFrame *frame, int p, int w, int h);
+
+/**
+ * Run the model once on plane p of nb frames (the model's input channels, in
+ * order) and let the filter's post_proc write plane p of dst, all through
+ * borrowed views. dst may be one of the window's frames.
+ */
+int ff_vmaf_model_run_window(DnnContext *dnnctx, AVFrame *const *window, int nb,
+                             AVFrame *dst, int p, int w, int h);
+
+/* Per-frame scores of a scoring filter, pooled at the end. */
+typedef struct VmafScores {
+    double *v;
+    unsigned nb, size;
+} VmafScores;
+
+int ff_vmaf_scores_add(VmafScores *s, double score);
+
+/**
+ * Log the frame count, mean, minimum and 5th percentile (numpy's linear
+ * interpolation), and write them as JSON to log_path when it is set, through
+ * a temporary name. Sorts the scores.
+ */
+int ff_vmaf_scores_summarize(void *log_ctx, VmafScores *s, const char *filter,
+                             const char *model, const char *log_path);
+
+void ff_vmaf_scores_free(VmafScores *s);
 
 #endif /* AVFILTER_VMAF_MODEL_H */

@@ -201,3 +201,16 @@ def ffmpeg_built() -> Path:
             pytest.fail(f"{BUILT_FFMPEG} missing: CI must run `make ffmpeg` before the tests")
         pytest.skip(f"{BUILT_FFMPEG} missing: run `make ffmpeg` (builds FFmpeg, ~7 min once)")
     return BUILT_FFMPEG
+
+
+@pytest.fixture(scope="session")
+def noisy(ffmpeg_built: Path, carphone: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ten frames of carphone with film-grain-like noise, stored losslessly so every
+    reader decodes the very same samples (the patched filters' tests)."""
+    out = tmp_path_factory.mktemp("filters") / "noisy.mkv"
+    subprocess.run(
+        [str(ffmpeg_built), "-hide_banner", "-nostdin", "-i", str(carphone[0]), "-frames:v", "10",
+         "-vf", "noise=alls=14:allf=t", "-c:v", "ffv1", "-pix_fmt", "yuv420p", str(out)],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    return out

@@ -30,17 +30,6 @@ def run(ffmpeg: Path, *args: str, check: bool = True) -> subprocess.CompletedPro
     return proc
 
 
-@pytest.fixture(scope="module")
-def noisy(ffmpeg_built, carphone, tmp_path_factory) -> Path:
-    """Ten frames of carphone with film-grain-like noise, stored losslessly so every
-    reader decodes the very same samples."""
-    out = tmp_path_factory.mktemp("filters") / "noisy.mkv"
-    ref, _ = carphone
-    run(ffmpeg_built, "-i", str(ref), "-frames:v", str(FRAMES), "-vf", "noise=alls=14:allf=t",
-        "-c:v", "ffv1", "-pix_fmt", "yuv420p", str(out))  # fmt: skip
-    return out
-
-
 def planes(raw: bytes, depth: int) -> list[list[np.ndarray]]:
     dt = np.uint8 if depth == 8 else np.dtype("<u2")
     a = np.frombuffer(raw, dt)

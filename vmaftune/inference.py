@@ -24,9 +24,18 @@ class PlaneModel:
     name: str
 
     def run(self, plane: np.ndarray, depth: int) -> np.ndarray:
+        """One plane [H, W], or a window of planes [C, H, W] as the model's channels."""
+        stack = plane if plane.ndim == 3 else plane[None]
+        plane = stack[0]
         scale = np.float32(1.0 / ((1 << depth) - 1))
-        x = plane.astype(np.float32) * scale
+        x = stack.astype(np.float32) * scale
         inp = self.session.get_inputs()[0]
+        channels = list(inp.shape)[1] if len(inp.shape) == 4 else None
+        if isinstance(channels, int) and channels != len(stack):
+            raise InputError(
+                f"model {self.name} takes {channels} plane(s) per run; this filter gives it "
+                f"{len(stack)}"
+            )
         # Checked before running, in the words of the C filters' config_input.
         want = list(inp.shape)[2:]
         if len(want) == 2 and any(
@@ -39,7 +48,7 @@ class PlaneModel:
                 "height and width"
             )
         try:
-            (y,) = self.session.run(None, {inp.name: x[None, None]})
+            (y,) = self.session.run(None, {inp.name: x[None]})
         except Exception as e:  # onnxruntime raises its own error types
             cause = " ".join(str(e).split())
             raise InputError(
@@ -63,6 +72,20 @@ def prefilter_plane(
     v = v + np.float32(strength) * (y[0, 0] - v)
     out = np.clip(np.rint(v * np.float32(maxv)), 0, maxv)
     result: np.ndarray = out.astype(plane.dtype)
+    return result
+
+
+def temporal_plane(model: PlaneModel, window: np.ndarray, depth: int) -> np.ndarray:
+    """Frame t's plane from the window t-2..t+2 ([5, H, W] uint8 or uint16 samples), as
+    vf_vmaf_pre_temporal.c writes it: the model's floats rounded and clipped."""
+    maxv = (1 << depth) - 1
+    y = model.run(window, depth)
+    if y.shape != (1, 1, *window.shape[1:]):
+        raise InputError(
+            f"model {model.name} returned {list(y.shape)} for a window of {list(window.shape)}"
+        )
+    out = np.clip(np.rint(y[0, 0] * np.float32(maxv)), 0, maxv)
+    result: np.ndarray = out.astype(window.dtype)
     return result
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 SCHEMA = "vmaftune.models/1"
 MAX_BYTES = 50 * 1024 * 1024
 OPSET = 17
-KINDS = ("prefilter", "nr", "predictor", "fr")
+KINDS = ("prefilter", "temporal", "nr", "predictor", "fr", "fr_pixel")
 
 # Operators a zoo model may use (docs: models/README.md). Small on purpose: dense and
 # convolutional layers, activations, pooling, shape glue and the arithmetic of an in-graph

@@ -118,11 +118,11 @@ def probe_ffmpeg(path: Path, source: str) -> FFmpeg:
 
 
 ENV_PATCHED = "VMAFTUNE_PATCHED_FFMPEG"
-ZOO_FILTERS = ("vmaf_pre", "vmaf_post")
+ZOO_FILTERS = ("vmaf_pre", "vmaf_post", "vmaf_pre_temporal")
 
 
 def patched_ffmpeg() -> FFmpeg | None:
-    """The FFmpeg with our filters (vmaf_pre, vmaf_post): $VMAFTUNE_PATCHED_FFMPEG, else the
+    """The FFmpeg with all our filters (ZOO_FILTERS): $VMAFTUNE_PATCHED_FFMPEG, else the
     checkout's build/ffmpeg from `make ffmpeg`. None when neither runs or lacks the filters;
     the models then run in Python (vmaftune.inference)."""
     env = os.environ.get(ENV_PATCHED)

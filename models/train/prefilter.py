@@ -44,14 +44,15 @@ class Denoiser(nn.Module):
 
 def add_noise(clean: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Per-sample noise: white Gaussian (sigma 0..15 code values) plus grain (sigma
-    0..12, blurred to a 1-2 pixel grain, stronger in mid-tones)."""
-    n = clean.shape[0]
+    0..12, blurred to a 1-2 pixel grain, stronger in mid-tones). A sample's channels (the
+    frames of a temporal window) share its strengths and get independent noise."""
+    n, c = clean.shape[:2]
     sigma = torch.rand(n, 1, 1, 1, generator=gen) * (15 / 255)
     white = torch.randn(clean.shape, generator=gen) * sigma
     g_sigma = torch.rand(n, 1, 1, 1, generator=gen) * (12 / 255)
     grain = torch.randn(clean.shape, generator=gen)
     kernel = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16
-    grain = F.conv2d(grain, kernel.view(1, 1, 3, 3), padding=1) * 2.0 * g_sigma
+    grain = F.conv2d(grain, kernel.expand(c, 1, 3, 3), padding=1, groups=c) * 2.0 * g_sigma
     grain = grain * (4 * clean * (1 - clean)).clamp(min=0.25)
     # Some samples stay clean so the filter learns to leave clean video alone.
     keep = (torch.rand(n, 1, 1, 1, generator=gen) < 0.15).float()

@@ -72,8 +72,9 @@ def command(
         typer.Option(
             "--pre",
             help="Pre-filter the video before the encoder: vmaf_pre=model=ID|PATH"
-            "[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto]. VMAF is still "
-            "measured against the unfiltered INPUT.",
+            "[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto], or the 5-frame "
+            "vmaf_pre_temporal=model=ID|PATH[:planes=luma|all][:device=...]. VMAF is "
+            "still measured against the unfiltered INPUT.",
         ),
     ] = None,
     engine: Engine = "auto",
