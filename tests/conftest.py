@@ -204,7 +204,9 @@ def ffmpeg_built() -> Path:
 
 
 @pytest.fixture(scope="session")
-def noisy(ffmpeg_built: Path, carphone: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def noisy(
+    ffmpeg_built: Path, carphone: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """Ten frames of carphone with film-grain-like noise, stored losslessly so every
     reader decodes the very same samples (the patched filters' tests)."""
     out = tmp_path_factory.mktemp("filters") / "noisy.mkv"

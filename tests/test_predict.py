@@ -64,8 +64,7 @@ def test_a_correction_that_leaves_the_shot_loose_falls_back() -> None:
     points, best, verdict = run(pred, truth)
     assert verdict == FALL_BACK and len(points) >= 3 and points[1].setting == 25.0
     assert TARGET.vmaf <= best.score <= TARGET.vmaf + TARGET.tolerance or any(
-        abs(p.setting - best.setting - KNOB.step) < 1e-9 and p.score < TARGET.vmaf
-        for p in points
+        abs(p.setting - best.setting - KNOB.step) < 1e-9 and p.score < TARGET.vmaf for p in points
     )
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import models, process
 from .errors import InputError, ProcessError, ToolError, UsageError
-from .inference import PlaneModel, nr_score, prefilter_plane, temporal_plane
+from .inference import PlaneModel, fr_score, nr_score, prefilter_plane, temporal_plane
 from .media import MediaInfo
 from .progress import PROGRESS_ARGS, Progress, ProgressParser
 from .score import Pooled, pool
@@ -142,7 +142,8 @@ def pick_engine(engine: str, patched: FFmpeg | None) -> FFmpeg | None:
         raise UsageError(f"--engine must be auto, ffmpeg or python, not {engine!r}")
     if engine == "ffmpeg" and patched is None:
         raise ToolError(
-            "--engine ffmpeg: no FFmpeg with the vmaf_pre/vmaf_post filters; run `make ffmpeg` "
+            "--engine ffmpeg: no FFmpeg with the zoo's filters (vmaf_pre, vmaf_post, "
+            "vmaf_pre_temporal, vmaf_tiny); run `make ffmpeg` "
             "or set $VMAFTUNE_PATCHED_FFMPEG"
         )
     return None if engine == "python" else patched
@@ -322,7 +323,7 @@ def _temporal_frames(decoded: Decoded, pre: PreFilter, model: PlaneModel, depth:
             count = len(frame.planes) if pre.planes == "all" else 1
             yield (frame, rate), [_plane(frame, p, dtype).copy() for p in range(count)]
 
-    for (centre, window) in temporal_windows(with_planes()):
+    for centre, window in temporal_windows(with_planes()):
         (frame, rate), _ = centre
         frame.make_writable()
         for p in range(len(window[0][1])):
@@ -456,4 +457,91 @@ def _nr_python(
         scores.append(float(f"{nr_score(model, luma, depth):.6f}"))
         if on_progress is not None and n % 10 == 0:
             on_progress(Progress(frame=n, out_time=0.0, speed=None, done=False))
+    return tuple(scores)
+
+
+# --- tiny full-reference score (vmaf_tiny filter) ----------------------------------------
+
+DEFAULT_FR_MODEL = "vmaf_tiny_fr"
+
+
+def _fr_chains(reference: MediaInfo, distorted: MediaInfo, pix_fmt: str) -> tuple[str, str]:
+    """The distorted and reference chains both engines run before the model: the distorted
+    scaled to the reference's size (bicubic, as `score` does), both in one format, and
+    stamped by frame index so frames pair by position."""
+    scale = ""
+    if (distorted.width, distorted.height) != (reference.width, reference.height):
+        scale = f"scale={reference.width}:{reference.height}:flags=bicubic,"
+    stamps = "settb=1/1000,setpts=N"
+    return f"{scale}format={pix_fmt},{stamps}", f"format={pix_fmt},{stamps}"
+
+
+def fr_video(
+    reference: MediaInfo,
+    distorted: MediaInfo,
+    model_name: str,
+    patched: FFmpeg | None,
+    ffmpeg: FFmpeg,
+    *,
+    device: str = "cpu",
+) -> NrScore:
+    """The tiny full-reference model's score of every frame pair (the shorter video's
+    count), from the patched FFmpeg's vmaf_tiny filter or, without it, from frames the
+    bundled FFmpeg prepares with the same chains and onnxruntime."""
+    model = models.load(model_name, kind="fr_pixel")
+    pix_fmt = work_pix_fmt(reference.pix_fmt, reference.bit_depth)
+    dis_chain, ref_chain = _fr_chains(reference, distorted, pix_fmt)
+    inputs = ("-i", f"file:{distorted.path.resolve()}", "-i", f"file:{reference.path.resolve()}")
+    with tempfile.TemporaryDirectory(prefix="vmaftune-fr-") as work:
+        if patched is not None:
+            name = _copy_model(model, Path(work))
+            graph = (
+                f"[0:v]{dis_chain}[d];[1:v]{ref_chain}[r];"
+                f"[d][r]vmaf_tiny=model={name}:device={device}:shortest=1,"
+                "metadata=print:key=lavfi.vmaf_tiny.score:file=scores.txt"
+            )
+            argv = patched.argv(*inputs, "-filter_complex", graph, "-an", "-sn", "-dn",
+                                "-f", "null", "-")  # fmt: skip
+            with _filter_says("vmaf_tiny"):
+                process.run(argv, what="vmaf_tiny (patched FFmpeg)", cwd=Path(work))
+            text = (Path(work) / "scores.txt").read_text()
+            frames = tuple(float(m) for m in re.findall(r"lavfi\.vmaf_tiny\.score=(\S+)", text))
+            engine = "ffmpeg vmaf_tiny"
+        else:
+            plane_model = PlaneModel(model.session(providers(device)), model.name)
+            frames = _fr_python(ffmpeg, inputs, dis_chain, ref_chain, reference, pix_fmt,
+                                plane_model)  # fmt: skip
+            engine = "python onnxruntime"
+    if not frames:
+        raise InputError(f"{distorted.path}: no frame pairs were scored")
+    return NrScore(model_name, engine, frames, pool(np.asarray(frames, dtype=np.float64)))
+
+
+def _fr_python(
+    ffmpeg: FFmpeg,
+    inputs: tuple[str, ...],
+    dis_chain: str,
+    ref_chain: str,
+    reference: MediaInfo,
+    pix_fmt: str,
+    model: PlaneModel,
+) -> tuple[float, ...]:
+    # Each pair arrives as one grey picture: distorted luma above, reference luma below
+    # (converting planar YUV to grey copies luma unchanged).
+    depth = _depth(pix_fmt)
+    grey = "gray10le" if depth > 8 else "gray"
+    w, h = reference.width, reference.height
+    dtype = np.dtype("<u2" if depth > 8 else "u1")
+    graph = (f"[0:v]{dis_chain}[d];[1:v]{ref_chain}[r];[d][r]vstack=shortest=1,"
+             f"format={grey}[o]")  # fmt: skip
+    argv = ffmpeg.argv(*inputs, "-filter_complex", graph, "-map", "[o]",
+                       "-f", "rawvideo", "pipe:1")  # fmt: skip
+    scores: list[float] = []
+
+    def on_pair(record: bytes) -> None:
+        both = np.frombuffer(record, dtype).reshape(2, h, w)
+        scores.append(round(fr_score(model, both, depth), 6))
+
+    size = 2 * w * h * dtype.itemsize
+    process.stream_records(argv, what="the tiny full-reference pass", size=size, on_record=on_pair)
     return tuple(scores)

@@ -89,6 +89,18 @@ def temporal_plane(model: PlaneModel, window: np.ndarray, depth: int) -> np.ndar
     return result
 
 
+def fr_score(model: PlaneModel, pair: np.ndarray, depth: int) -> float:
+    """The tiny full-reference model's VMAF for one pair of luma planes ([2, H, W]:
+    distorted, reference), as the vmaf_tiny filter computes it."""
+    y = model.run(pair, depth)
+    if y.size != 1:
+        raise InputError(
+            f"model {model.name} returned {list(y.shape)}; a full-reference model returns one "
+            "number"
+        )
+    return float(np.float32(y.reshape(())))
+
+
 def nr_score(model: PlaneModel, luma: np.ndarray, depth: int) -> float:
     """The no-reference model's VMAF for one luma plane."""
     y = model.run(luma, depth)

@@ -118,7 +118,7 @@ def probe_ffmpeg(path: Path, source: str) -> FFmpeg:
 
 
 ENV_PATCHED = "VMAFTUNE_PATCHED_FFMPEG"
-ZOO_FILTERS = ("vmaf_pre", "vmaf_post", "vmaf_pre_temporal")
+ZOO_FILTERS = ("vmaf_pre", "vmaf_post", "vmaf_pre_temporal", "vmaf_tiny")
 
 
 def patched_ffmpeg() -> FFmpeg | None:

@@ -13,7 +13,7 @@ from .. import process
 from ..encoders import get, load_all
 from ..errors import InputError, ToolError
 from ..score import MODELS
-from ..toolchain import FFmpeg, patched_ffmpeg, trial_encode
+from ..toolchain import ZOO_FILTERS, FFmpeg, patched_ffmpeg, trial_encode
 from .common import out, settings
 
 
@@ -77,7 +77,7 @@ def command(
         if patched
         else "no patched FFmpeg (make ffmpeg): zoo models run in Python"
     )
-    checks.append({"item": "filters vmaf_pre, vmaf_post", "ok": patched is not None,
+    checks.append({"item": "filters " + ", ".join(ZOO_FILTERS), "ok": patched is not None,
                    "needed": False, "detail": detail})  # fmt: skip
     checks.append(_zoo_check())
     for enc in load_all():

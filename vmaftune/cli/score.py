@@ -13,7 +13,15 @@ import typer
 from rich.table import Table
 
 from ..errors import UsageError
-from ..frame_models import DEFAULT_NR_MODEL, DEVICES, NrScore, nr_video, pick_engine
+from ..frame_models import (
+    DEFAULT_FR_MODEL,
+    DEFAULT_NR_MODEL,
+    DEVICES,
+    NrScore,
+    fr_video,
+    nr_video,
+    pick_engine,
+)
 from ..media import probe
 from ..score import CANONICAL6, DEFAULT_MODEL, POOLS, Score, VmafOptions, pool, score_files
 from ..toolchain import patched_ffmpeg
@@ -53,9 +61,9 @@ def as_csv(score: Score) -> str:
     return buf.getvalue()
 
 
-def nr_dict(nr: NrScore, video: Path) -> dict[str, Any]:
+def nr_dict(nr: NrScore, video: Path, kind: str = "nr-score") -> dict[str, Any]:
     return {
-        "type": "nr-score",
+        "type": kind,
         "video": str(video),
         "model": nr.model,
         "engine": nr.engine,
@@ -113,6 +121,17 @@ def command(
     tiny_model: Annotated[
         str, typer.Option("--tiny-model", help="The model for --tiny: registry id or .onnx.")
     ] = "vmaf_tiny",
+    tiny_fr: Annotated[
+        bool,
+        typer.Option(
+            "--tiny-fr",
+            help="Also report the zoo's pixel-domain full-reference model (the vmaf_tiny "
+            "FFmpeg filter; no libvmaf features needed).",
+        ),
+    ] = False,
+    tiny_fr_model: Annotated[
+        str, typer.Option("--tiny-fr-model", help="The model for --tiny-fr: registry id or .onnx.")
+    ] = DEFAULT_FR_MODEL,
 ) -> None:
     """VMAF of DIST against REF with libvmaf (distorted first, reference second, as FFmpeg's
     libvmaf filter takes them); with --nr, also the zoo's no-reference estimate."""
@@ -127,6 +146,8 @@ def command(
         raise UsageError(
             "--tiny needs REF and DIST and libvmaf's plain features (not vmaf_v0.6.1neg)"
         )
+    if tiny_fr and distorted is None:
+        raise UsageError("--tiny-fr needs REF and DIST")
     if device not in DEVICES:
         raise UsageError(f"--device must be cpu, cuda or auto, not {device!r}")
     protect = [p for p in (reference, distorted) if p is not None]
@@ -148,12 +169,18 @@ def command(
     with frame_progress("VMAF", ref.frame_count) as update:
         score = score_files(ffmpeg, ref, dis, options, align=align, on_progress=update)
     tiny_result = tiny_scores(score, tiny_model) if tiny else None
+    fr_result = None
+    if tiny_fr:
+        runner = pick_engine(engine, patched_ffmpeg())
+        fr_result = fr_video(ref, dis, tiny_fr_model, runner, ffmpeg, device=device)
     if json_dest:
         data = as_dict(score, reference, distorted)
         if tiny_result is not None:
             data["tiny"] = tiny_result
         if nr_result is not None:
             data["nr"] = nr_dict(nr_result, distorted)
+        if fr_result is not None:
+            data["tiny_fr"] = nr_dict(fr_result, distorted, "tiny-fr-score")
         text = json.dumps(data, indent=1) + "\n"
         write_report(json_dest, text, protect=protect)
     if csv_dest:
@@ -168,12 +195,16 @@ def command(
         table.add_column(tiny_result["model"], justify="right")
     if nr_result is not None:
         table.add_column(f"NR {nr_result.model}", justify="right")
+    if fr_result is not None:
+        table.add_column(fr_result.model, justify="right")
     for name in POOLS:
         row = [name, f"{score.pooled.get(name):.3f}"]
         if tiny_result is not None:
             row.append(f"{tiny_result['pooled'][name]:.3f}")
         if nr_result is not None:
             row.append(f"{nr_result.pooled.get(name):.3f}")
+        if fr_result is not None:
+            row.append(f"{fr_result.pooled.get(name):.3f}")
         table.add_row(*row)
     table.caption = f"{len(score.frames)} frames scored"
     if tiny_result is not None:
@@ -181,6 +212,8 @@ def command(
         table.caption += f"; {tiny_result['model']} vs libvmaf per frame: RMSE {agree['rmse']:.3f}"
     if nr_result is not None:
         table.caption += f"; NR via {nr_result.engine}"
+    if fr_result is not None:
+        table.caption += f"; {fr_result.model} via {fr_result.engine}"
     console.print(table)
 
 
