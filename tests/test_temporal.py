@@ -116,8 +116,11 @@ def test_filter_keeps_frames_and_timestamps(ffmpeg_built, noisy, tmp_path):
                    f"vmaf_pre_temporal=model={TDN}:registry={MODELS},showinfo",
                    "-f", "null", "-").stderr  # fmt: skip
         assert showinfo_pts(ours) == showinfo_pts(base) and len(showinfo_pts(ours)) == frames
-    for n in (1, 2):
-        ours = run(ffmpeg_built, "-i", str(noisy), "-frames:v", str(n), "-vf",
+    # Streams shorter than the window: every frame still comes out, once.
+    for n in (1, 2, 3):
+        short = tmp_path / f"short{n}.mkv"
+        run(ffmpeg_built, "-i", str(noisy), "-frames:v", str(n), "-c:v", "ffv1", str(short))
+        ours = run(ffmpeg_built, "-i", str(short), "-vf",
                    f"vmaf_pre_temporal=model={TDN}:registry={MODELS},showinfo",
                    "-f", "null", "-").stderr  # fmt: skip
         assert len(showinfo_pts(ours)) == n

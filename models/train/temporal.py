@@ -15,7 +15,7 @@ random strength, including none (prefilter.add_noise). Evaluated on whole frames
 held-out clips (tree, vtest) against hqdn3d and nlmeans at FFmpeg's defaults, nlmeans at
 s=4, and the single-frame vmaf_pre_dn, all on the same noisy frames.
 
-    python models/train/temporal.py --out models   # about 8 min on 2 CPU cores
+    python models/train/temporal.py --out models   # 10-28 min on 2 CPU cores
 """
 
 from __future__ import annotations
