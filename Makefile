@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python bench/predict_vs_search.py
 	$(MAKE) ffmpeg
 	$(BIN)/python bench/filters_fps.py
+	$(BIN)/python bench/bdrate.py
 
 clean:
 	rm -rf $(VENV) build dist demo-x264.mp4 *.egg-info .pytest_cache .mypy_cache .ruff_cache

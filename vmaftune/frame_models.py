@@ -1,9 +1,10 @@
-"""The zoo's frame models over whole videos: `encode --pre` and `score --nr`.
+"""The zoo's frame models over whole videos: `encode --pre` (vmaf_pre, vmaf_pre_temporal),
+`score --nr` (vmaf_post) and `score --tiny-fr` (vmaf_tiny).
 
 Two engines, one result. With the patched FFmpeg (`make ffmpeg`, found by
-`toolchain.patched_ffmpeg`) its `vmaf_pre` / `vmaf_post` filters run the model inside
-FFmpeg; without it, PyAV decodes, `vmaftune.inference` does the filters' arithmetic in
-onnxruntime, and the frames go on to the bundled FFmpeg. Both engines run the bytes that
+`toolchain.patched_ffmpeg`) its filters run the model inside FFmpeg; without it, PyAV
+(or, for the two-input vmaf_tiny, the bundled FFmpeg) decodes, `vmaftune.inference` does
+the filters' arithmetic in onnxruntime, and the frames go on to the bundled FFmpeg. Both engines run the bytes that
 `models.load` verified: they are written into a private folder and the filter is pointed
 at that copy, so no engine can run a file that changed after the check, and no user path
 needs escaping inside a filtergraph.
