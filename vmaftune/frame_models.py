@@ -269,6 +269,15 @@ def _decoded(source: MediaInfo, pix_fmt: str) -> Iterator[tuple[av.VideoFrame, F
             raise InputError(f"{source.path}: cannot be decoded: {exc}") from None
 
 
+def _frame_samples(pix_fmt: str, w: int, h: int) -> int:
+    """Samples in one frame of a FILTER_PIX_FMTS format."""
+    if pix_fmt.startswith("gray"):
+        return w * h
+    cw = w if "444" in pix_fmt else (w + 1) // 2
+    ch = (h + 1) // 2 if "420" in pix_fmt else h
+    return w * h + 2 * cw * ch
+
+
 def _depth(pix_fmt: str) -> int:
     return 10 if "10" in pix_fmt else 8
 
@@ -527,22 +536,21 @@ def _fr_python(
     pix_fmt: str,
     model: PlaneModel,
 ) -> tuple[float, ...]:
-    # Each pair arrives as one grey picture: distorted luma above, reference luma below
-    # (converting planar YUV to grey copies luma unchanged).
+    # Each pair arrives as one picture: distorted above, reference below, in the filters'
+    # own format (a conversion to grey could rescale the samples); its luma plane is read.
     depth = _depth(pix_fmt)
-    grey = "gray10le" if depth > 8 else "gray"
     w, h = reference.width, reference.height
     dtype = np.dtype("<u2" if depth > 8 else "u1")
-    graph = (f"[0:v]{dis_chain}[d];[1:v]{ref_chain}[r];[d][r]vstack=shortest=1,"
-             f"format={grey}[o]")  # fmt: skip
+    graph = f"[0:v]{dis_chain}[d];[1:v]{ref_chain}[r];[d][r]vstack=shortest=1[o]"
+    # Index stamps 1 ms apart: passthrough, or the muxer's rate would drop frames.
     argv = ffmpeg.argv(*inputs, "-filter_complex", graph, "-map", "[o]",
-                       "-f", "rawvideo", "pipe:1")  # fmt: skip
+                       "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1")  # fmt: skip
     scores: list[float] = []
 
     def on_pair(record: bytes) -> None:
-        both = np.frombuffer(record, dtype).reshape(2, h, w)
+        both = np.frombuffer(record, dtype, count=2 * w * h).reshape(2, h, w)
         scores.append(round(fr_score(model, both, depth), 6))
 
-    size = 2 * w * h * dtype.itemsize
+    size = _frame_samples(pix_fmt, w, 2 * h) * dtype.itemsize
     process.stream_records(argv, what="the tiny full-reference pass", size=size, on_record=on_pair)
     return tuple(scores)
