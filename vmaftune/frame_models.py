@@ -6,8 +6,8 @@ Two engines, one result. With the patched FFmpeg (`make ffmpeg`, found by
 (or, for the two-input vmaf_tiny, the bundled FFmpeg) decodes, `vmaftune.inference` does
 the filters' arithmetic in onnxruntime, and the frames go on to the bundled FFmpeg. Both
 engines run the bytes that `models.load` verified: they are written into a private folder
-and the filter is pointed at that copy, so no engine can run a file that changed after the check, and no user path
-needs escaping inside a filtergraph.
+and the filter is pointed at that copy, so no engine can run a file that changed after
+the check, and no user path needs escaping inside a filtergraph.
 
 Pre-filtered frames travel as raw video in NUT on a pipe, so the encoder sees the same
 frames and timestamps from either engine; the encoder sets the source's pixel aspect
