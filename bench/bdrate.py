@@ -6,12 +6,12 @@ Sources: the first 60 frames of the opencv-doc clips tree.avi (320x240) and vtes
 both denoisers, marked). Each gets FFmpeg's temporal noise (`noise=alls=12:allf=t`, fixed
 seed; the grain a camera or film scan adds) and is stored losslessly. Every pre-filter
 runs in the patched FFmpeg (`make ffmpeg`) into a lossless file, timed; each result is
-encoded by x264 and x265 (medium) at CRF 22/27/32/37, and every encode is scored with
+encoded by x264 and x265 (medium) at CRF 20/25/30/35/40, and every encode is scored with
 libvmaf (vmaf_v0.6.1, bundled FFmpeg) against the clean source, never the noisy one.
 
-BD-rate (Bjontegaard): log10 bitrate as a cubic in VMAF for each curve, integrated over
-the VMAF range both curves cover; negative is fewer bits than encoding the noisy clip
-as it is.
+BD-rate (Bjontegaard): log10 bitrate as a least-squares cubic in VMAF for each curve,
+integrated over the VMAF range both curves cover; negative is fewer bits than encoding
+the noisy clip as it is.
 
 Run: make bench  (or .venv/bin/python bench/bdrate.py)
 """
@@ -39,7 +39,7 @@ FRAMES = 60
 CLIPS = ("tree", "vtest", "bikes")
 TRAINED_ON = {"bikes"}
 NOISE = "noise=alls=12:allf=t:all_seed=7"
-CRFS = (22, 27, 32, 37)
+CRFS = (20, 25, 30, 35, 40)
 CODECS = {"x264": ("libx264", "medium"), "x265": ("libx265", "medium")}
 FILTERS = {
     "none": "null",
@@ -48,6 +48,7 @@ FILTERS = {
     "nlmeans s=4": "nlmeans=s=4",
     "vmaf_pre": "vmaf_pre=model=vmaf_pre_dn",
     "vmaf_pre_temporal": "vmaf_pre_temporal=model=vmaf_pre_tdn",
+    "vmaf_pre_temporal strength=0.5": "vmaf_pre_temporal=model=vmaf_pre_tdn:strength=0.5",
 }
 
 

@@ -57,6 +57,7 @@ typedef struct VmafPreTemporalContext {
     char *registry;
     int device;
     int planes;
+    float strength;
 
     int depth;
     int nb_planes, nb_filtered;
@@ -85,16 +86,20 @@ static const AVOption vmaf_pre_temporal_options[] = {
     { "planes",   "planes to filter (the others are copied)",           OFFSET(planes),   AV_OPT_TYPE_INT,    { .i64 = PLANES_LUMA }, PLANES_LUMA, PLANES_ALL, FLAGS, .unit = "planes" },
         { "luma", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = PLANES_LUMA }, 0, 0, FLAGS, .unit = "planes" },
         { "all",  NULL, 0, AV_OPT_TYPE_CONST, { .i64 = PLANES_ALL  }, 0, 0, FLAGS, .unit = "planes" },
+    { "strength", "blend of filtered over original (0..1)",             OFFSET(strength), AV_OPT_TYPE_FLOAT,  { .dbl = 1.0 }, 0.0, 1.0, FLAGS },
     { NULL }
 };
 
 AVFILTER_DEFINE_CLASS(vmaf_pre_temporal);
 
-/* The output plane is a fresh buffer: round and clip the model's floats into it. */
+/* The output plane holds a copy of frame t: blend (strength < 1) or replace it with
+ * the model's floats, rounded and clipped. */
 static int post_proc(AVFrame *plane, DNNData *output, AVFilterContext *avctx)
 {
     VmafPreTemporalContext *s = avctx->priv;
     const int maxv = (1 << s->depth) - 1;
+    const float scale = 1.0f / maxv;
+    const float k = s->strength;
     const float *src = output->data;
 
     if (output->dims[0] != 1 || output->dims[1] != 1 ||
@@ -108,12 +113,24 @@ static int post_proc(AVFrame *plane, DNNData *output, AVFilterContext *avctx)
     for (int y = 0; y < plane->height; y++) {
         if (s->depth > 8) {
             uint16_t *dst = (uint16_t *)(plane->data[0] + y * plane->linesize[0]);
-            for (int x = 0; x < plane->width; x++)
-                dst[x] = av_clip(lrintf(*src++ * maxv), 0, maxv);
+            for (int x = 0; x < plane->width; x++) {
+                float v = *src++;
+                if (k < 1.0f) {
+                    float o = dst[x] * scale;
+                    v = o + k * (v - o);
+                }
+                dst[x] = av_clip(lrintf(v * maxv), 0, maxv);
+            }
         } else {
             uint8_t *dst = plane->data[0] + y * plane->linesize[0];
-            for (int x = 0; x < plane->width; x++)
-                dst[x] = av_clip_uint8(lrintf(*src++ * maxv));
+            for (int x = 0; x < plane->width; x++) {
+                float v = *src++;
+                if (k < 1.0f) {
+                    float o = dst[x] * scale;
+                    v = o + k * (v - o);
+                }
+                dst[x] = av_clip_uint8(lrintf(v * maxv));
+            }
         }
     }
     return 0;
@@ -195,20 +212,20 @@ static int output_frame(AVFilterContext *avctx)
     if ((ret = av_frame_copy_props(out, centre)) < 0)
         goto fail;
     for (int p = 0; p < s->nb_planes; p++) {
-        if (p < s->nb_filtered) {
-            ret = ff_vmaf_model_run_window(&s->dnnctx, window, WINDOW, out, p,
-                                           s->plane_w[p], s->plane_h[p]);
-            if (s->error < 0) {
-                ret = s->error;
-                s->error = 0;
-            }
-            if (ret < 0)
-                goto fail;
-        } else {
-            av_image_copy_plane(out->data[p], out->linesize[p],
-                                centre->data[p], centre->linesize[p],
-                                s->plane_w[p] * ((s->depth + 7) / 8), s->plane_h[p]);
+        /* Frame t itself: what unfiltered planes keep and a blend starts from. */
+        av_image_copy_plane(out->data[p], out->linesize[p],
+                            centre->data[p], centre->linesize[p],
+                            s->plane_w[p] * ((s->depth + 7) / 8), s->plane_h[p]);
+        if (p >= s->nb_filtered)
+            continue;
+        ret = ff_vmaf_model_run_window(&s->dnnctx, window, WINDOW, out, p,
+                                       s->plane_w[p], s->plane_h[p]);
+        if (s->error < 0) {
+            ret = s->error;
+            s->error = 0;
         }
+        if (ret < 0)
+            goto fail;
     }
     s->next_out++;
     /* Frames before t-1 are needed by no later window. */

@@ -59,18 +59,20 @@ def test_windows_hold_at_most_five_items() -> None:
 def test_pre_option_parses_the_temporal_filter() -> None:
     pre = PreFilter.parse("vmaf_pre_temporal=model=vmaf_pre_tdn:planes=all:device=auto")
     assert pre.temporal and pre.kind == "temporal" and pre.planes == "all"
-    assert pre.spec() == "vmaf_pre_temporal=model=vmaf_pre_tdn:planes=all:device=auto"
+    assert pre.spec() == (
+        "vmaf_pre_temporal=model=vmaf_pre_tdn:planes=all:strength=1.0:device=auto"
+    )
     from vmaftune.errors import UsageError
 
-    with pytest.raises(UsageError, match="vmaf_pre_temporal takes model, planes, device"):
-        PreFilter.parse("vmaf_pre_temporal=model=x:strength=0.5")
+    with pytest.raises(UsageError, match="vmaf_pre_temporal takes model, planes, strength, device"):
+        PreFilter.parse("vmaf_pre_temporal=model=x:radius=2")
 
 
 def model() -> PlaneModel:
     return PlaneModel(zoo.load(TDN, folder=MODELS).session(), TDN)
 
 
-def python_filtered(frames: list[list[np.ndarray]], depth: int, all_planes: bool):
+def python_filtered(frames: list[list[np.ndarray]], depth: int, all_planes: bool, strength: float):
     m = model()
     out = []
     for centre, window in temporal_windows(frames):
@@ -79,21 +81,22 @@ def python_filtered(frames: list[list[np.ndarray]], depth: int, all_planes: bool
             if p and not all_planes:
                 got.append(centre[p])
                 continue
-            got.append(temporal_plane(m, np.stack([f[p] for f in window]), depth))
+            got.append(temporal_plane(m, np.stack([f[p] for f in window]), depth, strength))
         out.append(got)
     return out
 
 
 @needs_tdn
 @pytest.mark.parametrize(
-    ("pix_fmt", "depth", "opts"), [("yuv420p", 8, ""), ("yuv420p10le", 10, ":planes=all")]
+    ("pix_fmt", "depth", "opts"),
+    [("yuv420p", 8, ""), ("yuv420p10le", 10, ":planes=all"), ("yuv420p", 8, ":strength=0.5")],
 )
 def test_filter_matches_python_onnxruntime(ffmpeg_built, noisy, pix_fmt, depth, opts):
     vf = f"format={pix_fmt},vmaf_pre_temporal=model={TDN}:registry={MODELS}{opts}"
     filtered = planes(decoded(ffmpeg_built, noisy, pix_fmt, vf), depth)
     source = planes(decoded(ffmpeg_built, noisy, pix_fmt, f"format={pix_fmt}"), depth)
     assert len(filtered) == len(source) == FRAMES
-    want = python_filtered(source, depth, "planes=all" in opts)
+    want = python_filtered(source, depth, "planes=all" in opts, 0.5 if "strength" in opts else 1.0)
     for t, (got, exp, src) in enumerate(zip(filtered, want, source, strict=True)):
         for p in range(3):
             diff = int(np.abs(got[p].astype(int) - exp[p].astype(int)).max())

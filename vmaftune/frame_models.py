@@ -56,18 +56,18 @@ FILTER_PIX_FMTS = frozenset(
 PRE_FILTERS = {
     # filter name: (model kind, its options)
     "vmaf_pre": ("prefilter", ("model", "planes", "strength", "device")),
-    "vmaf_pre_temporal": ("temporal", ("model", "planes", "device")),
+    "vmaf_pre_temporal": ("temporal", ("model", "planes", "strength", "device")),
 }
 PRE_USAGE = (
     "vmaf_pre=model=ID|PATH[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto] or "
-    "vmaf_pre_temporal=model=ID|PATH[:planes=luma|all][:device=cpu|cuda|auto]"
+    "vmaf_pre_temporal=model=ID|PATH[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto]"
 )
 
 
 @dataclass(frozen=True)
 class PreFilter:
     """`vmaf_pre=model=ID|PATH[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto]`, or
-    `vmaf_pre_temporal=model=ID|PATH[:planes=luma|all][:device=...]` (5-frame window)."""
+    `vmaf_pre_temporal=` with the same options (a 5-frame window)."""
 
     model: str
     planes: str = "luma"
@@ -118,10 +118,8 @@ class PreFilter:
     def filter(self, model_file: str) -> str:
         # The planes/strength/device values come from the fixed sets checked above, so
         # nothing here needs filtergraph escaping.
-        if self.temporal:
-            return f"{self.name}=model={model_file}:planes={self.planes}:device={self.device}"
         return (
-            f"vmaf_pre=model={model_file}:planes={self.planes}:strength={self.strength!r}"
+            f"{self.name}=model={model_file}:planes={self.planes}:strength={self.strength!r}"
             f":device={self.device}"
         )
 
@@ -338,7 +336,7 @@ def _temporal_frames(decoded: Decoded, pre: PreFilter, model: PlaneModel, depth:
         frame.make_writable()
         for p in range(len(window[0][1])):
             stack = np.stack([planes[p] for _, planes in window])
-            _set_plane(frame, p, temporal_plane(model, stack, depth))
+            _set_plane(frame, p, temporal_plane(model, stack, depth, pre.strength))
         yield frame, rate
 
 

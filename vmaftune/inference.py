@@ -75,16 +75,23 @@ def prefilter_plane(
     return result
 
 
-def temporal_plane(model: PlaneModel, window: np.ndarray, depth: int) -> np.ndarray:
+def temporal_plane(
+    model: PlaneModel, window: np.ndarray, depth: int, strength: float = 1.0
+) -> np.ndarray:
     """Frame t's plane from the window t-2..t+2 ([5, H, W] uint8 or uint16 samples), as
-    vf_vmaf_pre_temporal.c writes it: the model's floats rounded and clipped."""
+    vf_vmaf_pre_temporal.c writes it: the model's floats, blended over frame t's own when
+    strength < 1, rounded and clipped."""
     maxv = (1 << depth) - 1
     y = model.run(window, depth)
     if y.shape != (1, 1, *window.shape[1:]):
         raise InputError(
             f"model {model.name} returned {list(y.shape)} for a window of {list(window.shape)}"
         )
-    out = np.clip(np.rint(y[0, 0] * np.float32(maxv)), 0, maxv)
+    v = y[0, 0]
+    if strength < 1.0:
+        o = window[2].astype(np.float32) * np.float32(1.0 / maxv)
+        v = o + np.float32(strength) * (v - o)
+    out = np.clip(np.rint(v * np.float32(maxv)), 0, maxv)
     result: np.ndarray = out.astype(window.dtype)
     return result
 

@@ -73,7 +73,7 @@ def command(
             "--pre",
             help="Pre-filter the video before the encoder: vmaf_pre=model=ID|PATH"
             "[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto], or the 5-frame "
-            "vmaf_pre_temporal=model=ID|PATH[:planes=luma|all][:device=...]. VMAF is "
+            "vmaf_pre_temporal=model=ID|PATH with the same options. VMAF is "
             "still measured against the unfiltered INPUT.",
         ),
     ] = None,
