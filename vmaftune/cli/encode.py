@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from .. import encode as encoding
-from .. import encoders, frame_models
+from .. import encoders, frame_models, predict
 from ..errors import UsageError
 from ..media import probe
 from ..outputs import check_output
@@ -103,7 +103,7 @@ def command(
             help="--mode predict: the widest predicted interval (half-width, VMAF) that a "
             "measurement may RECALIBRATE; wider goes straight to the search.",
         ),
-    ] = 6.0,
+    ] = predict.MAX_HALF_WIDTH,
 ) -> None:
     """Encode INPUT with one quality setting, or per shot to a target VMAF (--target-vmaf);
     report size, bitrate and VMAF. OUT is written under a temporary name and renamed when
