@@ -6,10 +6,6 @@ frames through either engine."""
 
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
-
 import numpy as np
 import pytest
 
@@ -17,7 +13,16 @@ from vmaftune import models as zoo
 from vmaftune.frame_models import PreFilter, temporal_windows
 from vmaftune.inference import PlaneModel, temporal_plane
 
-from .test_vmaf_filters import FRAMES, MODELS, decoded, planes, run, showinfo_pts
+from .test_vmaf_filters import (
+    FRAMES,
+    MODELS,
+    assert_valgrind_clean,
+    decoded,
+    needs_valgrind,
+    planes,
+    run,
+    showinfo_pts,
+)
 
 TDN = "vmaf_pre_tdn"
 
@@ -143,27 +148,12 @@ def test_filter_refuses_a_single_frame_model(ffmpeg_built, noisy):
 
 
 @needs_tdn
-@pytest.mark.skipif(
-    shutil.which("valgrind") is None, reason="valgrind is not installed (apt-get install valgrind)"
-)
+@needs_valgrind
 def test_filter_runs_clean_under_valgrind(ffmpeg_built, noisy, tmp_path):
     clip = tmp_path / "short.mkv"
     run(ffmpeg_built, "-i", str(noisy), "-frames:v", "3", "-c:v", "ffv1", str(clip))
-    proc = subprocess.run(
-        ["valgrind", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite",
-         f"--suppressions={MODELS.parent / 'tests' / 'valgrind.supp'}",
-         str(ffmpeg_built), "-hide_banner", "-nostdin", "-v", "error", "-threads", "1",
-         "-filter_threads", "1", "-i", str(clip), "-vf",
-         f"vmaf_pre_temporal=model={TDN}:registry={MODELS}:planes=all", "-f", "null", "-"],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    summary = "\n".join(line for line in proc.stderr.splitlines() if "==" in line)[-3000:]
-    assert proc.returncode == 0, summary
-    assert re.search(r"ERROR SUMMARY: 0 errors", proc.stderr), summary
-    assert (
-        re.search(r"definitely lost: 0 bytes", proc.stderr)
-        or "All heap blocks were freed" in proc.stderr
-    ), summary
+    vf = f"vmaf_pre_temporal=model={TDN}:registry={MODELS}:planes=all"
+    assert_valgrind_clean(ffmpeg_built, "-i", str(clip), "-vf", vf)
 
 
 @needs_tdn

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,15 @@ import pytest
 from vmaftune import models as zoo
 from vmaftune.inference import PlaneModel, fr_score
 
-from .test_vmaf_filters import MODELS, decoded, planes, run, showinfo_pts
+from .test_vmaf_filters import (
+    MODELS,
+    assert_valgrind_clean,
+    decoded,
+    needs_valgrind,
+    planes,
+    run,
+    showinfo_pts,
+)
 
 FR = "vmaf_tiny_fr"
 W, H = 176, 144
@@ -111,29 +117,20 @@ def test_score_tiny_fr_same_from_both_engines(cli, pair, tmp_path):
     assert got["python"] == got["ffmpeg"]
 
 
-def test_score_tiny_fr_needs_two_videos(cli, pair):
+def test_score_tiny_fr_bad_input_is_one_line(cli, pair, tmp_path):
     r = cli("score", pair[0], "--nr", "--tiny-fr")
     assert r.code == 2 and "--tiny-fr needs REF and DIST" in r.stderr
+    for model, words in (("vmaf_post_nr", "is a nr model"), (tmp_path / "none.onnx", "none.onnx")):
+        dest = tmp_path / "out.json"
+        r = cli("score", pair[0], pair[1], "--tiny-fr", "--tiny-fr-model", model, "--json", dest)
+        assert r.code != 0 and words in r.stderr and "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and not dest.exists()
 
 
 @needs_fr
-@pytest.mark.skipif(
-    shutil.which("valgrind") is None, reason="valgrind is not installed (apt-get install valgrind)"
-)
+@needs_valgrind
 def test_filter_runs_clean_under_valgrind(ffmpeg_built, pair, tmp_path):
     ref, good, _ = pair
-    proc = subprocess.run(
-        ["valgrind", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite",
-         f"--suppressions={MODELS.parent / 'tests' / 'valgrind.supp'}",
-         str(ffmpeg_built), "-hide_banner", "-nostdin", "-v", "error", "-threads", "1",
-         "-filter_threads", "1", "-i", str(good), "-i", str(ref), "-frames:v", "3", "-lavfi",
-         f"vmaf_tiny=model={FR}:registry={MODELS}:log={tmp_path}/v.json", "-f", "null", "-"],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    summary = "\n".join(line for line in proc.stderr.splitlines() if "==" in line)[-3000:]
-    assert proc.returncode == 0, summary
-    assert re.search(r"ERROR SUMMARY: 0 errors", proc.stderr), summary
-    assert (
-        re.search(r"definitely lost: 0 bytes", proc.stderr)
-        or "All heap blocks were freed" in proc.stderr
-    ), summary
+    graph = f"vmaf_tiny=model={FR}:registry={MODELS}:log={tmp_path}/v.json"
+    assert_valgrind_clean(ffmpeg_built, "-i", str(good), "-i", str(ref), "-frames:v", "3",
+                          "-lavfi", graph)  # fmt: skip
