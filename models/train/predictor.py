@@ -178,7 +178,6 @@ def main() -> None:
         models[held] = fit(x[train], y[train], SEED, args.epochs)
         oof[~train] = predict(models[held], x[~train])
         print(f"{held}: {stats(oof[~train], y[~train])}", flush=True)
-    residuals = oof - y
     near = (oof >= NEAR) | (y >= NEAR)
     table: dict[str, dict] = {}
     for held in sources:
@@ -199,7 +198,7 @@ def main() -> None:
     at_choice: list[tuple[str, float]] = []  # (source_id, measured - predicted)
     for target in TARGETS:
         errs = []
-        for (clip, _, codec), mine in shots.items():
+        for (_, _, codec), mine in shots.items():
             feats = x[rows.index(mine[0])].copy()
             model = models[mine[0]["source_id"]]
             s, predicted = chosen_setting(model, feats, codec, target)
