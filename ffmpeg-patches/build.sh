@@ -56,14 +56,19 @@ install_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# The Debian archive this machine's apt already uses (no host is named here).
+# The Debian archive: DEBIAN_MIRROR, else the first non-security archive in this
+# machine's apt sources (deb822 .sources or classic lists), else deb.debian.org. Read
+# only: the machine's apt configuration is never written.
 mirror() {
-    local uri
-    uri=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list \
-            /etc/apt/sources.list.d/*.list 2>/dev/null \
-          | grep -v security | grep -oE 'https?://[^ ]+/debian/?' | head -1)
-    [ -n "$uri" ] || die "no Debian archive in the apt sources"
-    echo "${uri%/}"
+    if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "${DEBIAN_MIRROR%/}"; return; fi
+    local uri="" f
+    for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        uri=$(grep -hE '^[[:space:]]*(URIs:|deb(-src)?[[:space:]])' "$f" \
+              | grep -oE 'https?://[^[:space:]]+/debian/?([[:space:]]|$)' | head -1 || true)
+        [ -z "$uri" ] || break
+    done
+    echo "${uri:-http://deb.debian.org/debian}" | sed 's:[[:space:]]*$::; s:/*$::'
 }
 
 # checked FILE SHA: the cached copy of FILE if its sha256 is SHA.
@@ -78,24 +83,6 @@ keep() {  # keep TMPFILE SHA: check and move into the cache
     mkdir -p "$CACHE/src"
     mv "$file" "$dest"
     echo "$dest"
-}
-
-# debsrc NAME VERSION FILE SHA: a tarball of a source package in sid's index.
-debsrc() {
-    local name=$1 version=$2 file=$3 want=$4
-    cached "$file" "$want" && return
-    if ! grep -rqs "^deb-src .* sid main" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-        [ "$(id -u)" -eq 0 ] || die "no deb-src entry for sid: add one to fetch $file"
-        echo "deb-src $(mirror) sid main" > /etc/apt/sources.list.d/vmaftune-sid-src.list
-        apt-get update -q >&2
-    fi
-    local tmp
-    tmp=$(mktemp -d)
-    # The .dsc may 404 while the tarball arrives: judge by the tarball alone.
-    (cd "$tmp" && apt-get source --download-only "$name=$version" >&2) || true
-    [ -f "$tmp/$file" ] || die "could not download $file ($name=$version) from Debian"
-    keep "$tmp/$file" "$want"
-    rm -rf "$tmp"
 }
 
 # pool NAME FILE SHA: a tarball straight from the archive's pool (no index needed).
@@ -184,7 +171,7 @@ build_libvmaf() {
 # `make patches` lays filters/ onto it.
 if [ "${1:-}" = "--source" ]; then
     install_packages
-    if [ -n "${FFMPEG_SRC:-}" ]; then echo "$FFMPEG_SRC"; else debsrc ffmpeg "$FFMPEG_DEB" "$FFMPEG_TAR" "$FFMPEG_SHA"; fi
+    if [ -n "${FFMPEG_SRC:-}" ]; then echo "$FFMPEG_SRC"; else pool ffmpeg "$FFMPEG_TAR" "$FFMPEG_SHA"; fi
     exit 0
 fi
 
@@ -195,7 +182,7 @@ if [ -n "${FFMPEG_SRC:-}" ]; then
     [ -f "$FFMPEG_SRC/configure" ] || die "FFMPEG_SRC=$FFMPEG_SRC holds no FFmpeg tree"
     SRC_ID="dir:$(cd "$FFMPEG_SRC" && find . -type f \( -name '*.[ch]' -o -name configure -o -name Makefile \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
 else
-    FFMPEG_TARBALL=$(debsrc ffmpeg "$FFMPEG_DEB" "$FFMPEG_TAR" "$FFMPEG_SHA")
+    FFMPEG_TARBALL=$(pool ffmpeg "$FFMPEG_TAR" "$FFMPEG_SHA")
     SRC_ID="tar:$FFMPEG_SHA"
 fi
 
@@ -279,6 +266,7 @@ else
         make install DESTDIR="$WORK/stage" > "$WORK/install.log" 2>&1 || { tail -n 20 "$WORK/install.log" >&2; exit 1; }
     )
     rm -rf "$PREFIX.partial"
+    mkdir -p "$(dirname "$PREFIX")"
     mv "$WORK/stage$PREFIX" "$PREFIX.partial"
     cp -a "$WORK"/ort/libonnxruntime*.so* "$PREFIX.partial/lib/"
     rm -rf "$PREFIX"

@@ -19,18 +19,19 @@ import importlib.util
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import encoders, features, process
+from .cuts import Cut, Frames, locate
 from .errors import InputError
-from .media import MediaInfo, Timeline, read
+from .media import MediaInfo, read
 from .outputs import atomic_output
 from .pershot import Job, encode_argv
-from .score import CANONICAL6, VmafOptions, Window, plan
+from .score import CANONICAL6, VmafOptions, plan
 from .score import run as run_score
 from .search import Target
 from .shots import Shot, ShotOptions, detect
@@ -128,15 +129,18 @@ class Plan:
 
     variant: Variant
     media: MediaInfo
-    timeline: Timeline
+    frames: Frames
     shots: tuple[Shot, ...]
     features: tuple[features.ShotFeatures, ...]
+    cuts: tuple[Cut, ...]  # each shot's frames in the source
 
 
 def plan_clip(ffmpeg: FFmpeg, v: Variant, work: Path) -> Plan:
     clip = prepare(ffmpeg, v, work)
-    media, timeline = read(clip)
-    shots = tuple(detect(ffmpeg, media, timeline, SHOTS))
+    media, demuxed = read(clip)
+    found, frames = detect(ffmpeg, media, demuxed, SHOTS)
+    media = replace(media, frame_count=frames.count)
+    shots = tuple(found)
     cache = work / "features" / f"{v.clip_id}.json"
     if cache.exists():
         rows = json.loads(cache.read_text())
@@ -147,7 +151,8 @@ def plan_clip(ffmpeg: FFmpeg, v: Variant, work: Path) -> Plan:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps([{"shot": f.shot, "values": f.values, "seconds": f.seconds}
                                      for f in feats]))  # fmt: skip
-    return Plan(v, media, timeline, shots, feats)
+    cuts = tuple(locate(ffmpeg, media, frames, s.start, s.frames) for s in shots)
+    return Plan(v, media, frames, shots, feats, cuts)
 
 
 def _record_path(work: Path, clip_id: str, shot: int, codec: str, setting: float) -> Path:
@@ -163,20 +168,20 @@ def measure(
         data: dict[str, Any] = json.loads(record.read_text())
         return data
     encoder = encoders.get(codec)
-    job = Job(source=p.media, timeline=p.timeline, encoder=encoder,
+    job = Job(source=p.media, frames=p.frames, encoder=encoder,
               preset=encoder.default_preset, pix_fmt="yuv420p",
               target=Target(90.0), vmaf=VmafOptions())  # fmt: skip
     record.parent.mkdir(parents=True, exist_ok=True)
     seg = record.with_suffix(".mkv")
     started = time.monotonic()
-    process.run(encode_argv(ffmpeg, job, shot, setting, seg),
+    cut = p.cuts[shot.index]
+    process.run(encode_argv(ffmpeg, job, shot, cut, setting, seg),
                 what=f"corpus encode {p.variant.clip_id} shot {shot.index} {codec} {setting:g}",
                 env=dict(encoder.env))  # fmt: skip
     encode_seconds = time.monotonic() - started
     encoded, _ = read(seg)
     started = time.monotonic()
-    window = Window(p.timeline.seek_seconds(shot.start), shot.frames)
-    score = run_score(ffmpeg, plan(p.media, encoded, VmafOptions(), window=window))
+    score = run_score(ffmpeg, plan(p.media, encoded, VmafOptions(), window=cut))
     score_seconds = time.monotonic() - started
     seg.unlink()
     if len(score.frames) != shot.frames:

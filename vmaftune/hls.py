@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,12 +97,17 @@ def codecs(codec: str, extradata: bytes) -> str:
 
 
 def write_rung(
-    segments: Sequence[tuple[Shot, Path]], timeline: Timeline, folder: Path, *, delay: int
+    segments: Sequence[tuple[Shot, Path]],
+    timeline: Timeline,
+    folder: Path,
+    *,
+    delay: int,
+    check: Callable[[Path], None] | None = None,
 ) -> tuple[list[MediaSegment], str]:
     """Write init.mp4, one .m4s per shot and index.m3u8 into `folder` (which the caller
     renames into place when the whole ladder is done). `delay` is the ladder-wide decode
-    delay, so every rung's frames carry the same timestamps. Returns the segments and
-    the codec string."""
+    delay, so every rung's frames carry the same timestamps; `check` sees the rung as one
+    file before it is split. Returns the segments and the codec string."""
     import av
 
     headers = check_headers(segments)
@@ -125,6 +130,8 @@ def write_rung(
                 out.mux(packet)
     except av.error.FFmpegError as exc:
         raise OutputError(f"{folder}: cannot write the rung's MP4 ({exc})") from exc
+    if check is not None:
+        check(whole)
     data = whole.read_bytes()
     whole.unlink()
     found = boxes(data)

@@ -2,9 +2,10 @@
 it against the source shot) until the search says stop, in parallel across shots, with
 every finished probe recorded in the journal so a killed run resumes where it stopped.
 
-Shots are cut frame-exactly from the source with an input seek halfway between the
-shot's first frame and its predecessor, then `-frames:v`; each shot is its own encode, so
-each starts on a keyframe. Segments are Matroska (any codec, timestamps kept).
+Shots are cut from the source by frame index (`cuts`: a seek to a keyframe before the
+shot, then a counted number of decoded frames skipped, verified by hash); each shot is its
+own encode, so each starts on a keyframe. Segments are Matroska (any codec), stamped
+0, 1, 2, ... at the source's rate: the join gives them the source's timestamps.
 """
 
 from __future__ import annotations
@@ -21,18 +22,28 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import predict, process, search
+import numpy as np
+
+from . import cuts, predict, process, search
+from .cuts import Cut, Frames
 from .encoders import Encoder
 from .errors import InternalError, OutputError, ToolError
 from .journal import Journal
 from .media import MediaInfo, Timeline, probe
 from .outputs import atomic_output
 from .predict import ShotPrediction
-from .score import Pooled, VmafOptions, Window, plan
+from .score import Pooled, Score, VmafOptions, plan
+from .score import pool as pool_values
 from .score import run as run_score
 from .search import Point, Target
-from .shots import Shot
+from .shots import Shot, ShotOptions, detect
 from .toolchain import FFmpeg
+
+# How far a frame's VMAF in the whole-file pass may lie from the same frame's in the shot's
+# accepted probe.
+SHIPPED_TOLERANCE = 0.05
+# Bumped when what the journal records changes meaning: an older journal is not resumed.
+JOURNAL_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -40,7 +51,7 @@ class Job:
     """Everything one per-shot run depends on."""
 
     source: MediaInfo
-    timeline: Timeline
+    frames: Frames  # the source as decoded: what shots index
     encoder: Encoder
     preset: str
     pix_fmt: str
@@ -50,11 +61,21 @@ class Job:
     scale: tuple[int, int] | None = None  # a ladder rung's size; None: the source's
     score_at: str = "source"  # ladder: "source" upscales the encode, "rung" scales the source
 
+    @property
+    def timeline(self) -> Timeline:
+        return self.frames.timeline
+
+    def with_frames(self, frames: Frames) -> Job:
+        """The job over the source as decoded (its frame count may differ from the
+        packets': an edit list drops decoded frames)."""
+        return replace(self, frames=frames, source=replace(self.source, frame_count=frames.count))
+
     def run_key(self, ffmpeg: FFmpeg, extra: dict[str, Any]) -> str:
         """Covers what changes a result. Threads do not: a resumed run may use other
         --jobs and keep the work already done."""
         stat = self.source.path.stat()
         identity = {
+            "journal": JOURNAL_FORMAT,
             "source": str(self.source.path.resolve()),
             "size": stat.st_size,
             "mtime_ns": stat.st_mtime_ns,
@@ -81,6 +102,8 @@ class Probe:
     score_seconds: float
     segment: str  # file name inside the work folder's segments/
     resumed: bool = False  # read back from the journal, not encoded by this run
+    # Each frame's VMAF (4 decimals): what the finished output is checked against.
+    per_frame: tuple[float, ...] = ()
 
     @property
     def scores(self) -> Pooled:
@@ -99,7 +122,8 @@ class Probe:
     @staticmethod
     def from_record(data: dict[str, Any]) -> Probe:
         pooled = Pooled(**data["pooled"]) if data.get("pooled") else None
-        return Probe(**{**data, "pooled": pooled, "resumed": True})
+        per_frame = tuple(data.get("per_frame", ()))
+        return Probe(**{**data, "pooled": pooled, "resumed": True, "per_frame": per_frame})
 
 
 @dataclass(frozen=True)
@@ -171,20 +195,92 @@ class WorkDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def encode_argv(ffmpeg: FFmpeg, job: Job, shot: Shot, setting: float, dest: Path) -> list[str]:
-    seek = job.timeline.seek_seconds(shot.start)
-    # Rungs are square-pixel: the size already carries the source's display aspect.
-    scale = (
-        ["-vf", f"scale={job.scale[0]}:{job.scale[1]}:flags=bicubic,setsar=1"] if job.scale else []
+def shots_and_frames(
+    ffmpeg: FFmpeg, source: MediaInfo, demuxed: Timeline, options: ShotOptions,
+    work: Sequence[WorkDir],
+) -> tuple[list[Shot], Frames]:  # fmt: skip
+    """The shot list and the decoded frames: a resumed journal's, or one fresh decode.
+    Several work folders (a ladder's rungs) share them."""
+    for w in work:
+        shots, frames = w.journal.shots(), w.journal.meta("frames")
+        if shots is not None and frames is not None:
+            found = [Shot(**s) for s in shots], Frames.from_record(frames)
+            break
+    else:
+        found = detect(ffmpeg, source, demuxed, options)
+    for w in work:
+        if w.journal.shots() is None:
+            w.journal.set_meta("frames", found[1].record())
+            w.journal.save_shots([asdict(s) for s in found[0]])
+    return found
+
+
+def check_shipped(
+    ffmpeg: FFmpeg, results: Sequence[ShotResult], segments: Sequence[Path], joined: Path,
+    whole: Score, pool: str,
+) -> None:  # fmt: skip
+    """What is about to be published is what was measured: the joined file's frames are,
+    shot by shot, the scored segments' frames, and its whole-file VMAF equals, frame by
+    frame, each shot's accepted probe. Raises naming the shots that are not."""
+    cuts.check_frames(
+        ffmpeg, joined, [(r.shot.index, s) for r, s in zip(results, segments, strict=True)]
     )
+    values = np.array([f.vmaf for f in whole.frames], dtype=np.float64)
+    if len(values) != sum(r.shot.frames for r in results):
+        raise ToolError(f"the whole-file score covers {len(values)} frames, the shots "
+                        f"{sum(r.shot.frames for r in results)}; not published")  # fmt: skip
+    wrong = []
+    for r in results:
+        if r.chosen.pooled is None:
+            continue  # trusted to the predictor: never scored alone
+        # A shot's first and last frames are the ones libvmaf scores differently in the
+        # whole file: its motion feature looks across the shot boundary there (at the
+        # previous shot's last frame, the next shot's first) and sees nothing when the
+        # shot is scored alone. Their identity is the hash check's.
+        whole_shot = values[r.shot.start + 1 : r.shot.end - 1]
+        alone = np.array(r.chosen.per_frame[1:-1], dtype=np.float64)
+        if len(alone) != len(whole_shot):
+            raise InternalError(f"shot {r.shot.index}: its accepted probe kept no per-frame VMAF")
+        off = float(np.abs(whole_shot - alone).max()) if len(alone) else 0.0
+        if off > SHIPPED_TOLERANCE:
+            got = pool_values(values[r.shot.start : r.shot.end]).get(pool)
+            wrong.append(
+                f"{r.shot.index} ({pool} {got:.2f}, scored {r.chosen.scores.get(pool):.2f})"
+            )
+    if wrong:
+        raise ToolError("the joined output's VMAF contradicts its shots: shot "
+                        f"{', '.join(wrong)}; not published")  # fmt: skip
+
+
+def shot_cut(ffmpeg: FFmpeg, job: Job, shot: Shot, journal: Journal | None = None) -> Cut:
+    """Where the shot's frames lie in the source (kept in the journal: finding it costs a
+    decode of the shot)."""
+    key = f"cut{shot.index}"
+    saved = journal.meta(key) if journal else None
+    if saved is not None:
+        return Cut(**saved)
+    cut = cuts.locate(ffmpeg, job.source, job.frames, shot.start, shot.frames)
+    if journal:
+        journal.set_meta(key, asdict(cut))
+    return cut
+
+
+def encode_argv(
+    ffmpeg: FFmpeg, job: Job, shot: Shot, cut: Cut, setting: float, dest: Path
+) -> list[str]:
+    rate = job.source.frame_rate
+    chain = [cut.trim(), f"settb={rate.denominator}/{rate.numerator}", "setpts=N"]
+    if job.scale:
+        # Rungs are square-pixel: the size already carries the source's display aspect.
+        chain += [f"scale={job.scale[0]}:{job.scale[1]}:flags=bicubic", "setsar=1"]
     return ffmpeg.argv(
         "-y",
-        *(["-ss", f"{seek:.6f}"] if seek is not None else []),
+        *cut.input_args(),
         "-i", f"file:{job.source.path.resolve()}",
         "-map", "0:v:0", "-an", "-sn", "-dn",
         "-frames:v", str(shot.frames),
         "-fps_mode", "passthrough",
-        *scale,
+        "-vf", ",".join(chain),
         *job.encoder.video_args(setting, job.preset, job.pix_fmt, job.threads),
         f"file:{dest}",
     )  # fmt: skip
@@ -193,13 +289,14 @@ def encode_argv(ffmpeg: FFmpeg, job: Job, shot: Shot, setting: float, dest: Path
 def measure(
     ffmpeg: FFmpeg, job: Job, shot: Shot, setting: float, work: WorkDir, *, score: bool = True
 ) -> Probe:
-    """One probe: encode the shot at `setting`, check it is frame-exact, score it (unless
-    `score` is false: a shot trusted to the predictor)."""
+    """One probe: encode the shot at `setting`, check its frame count, score it against
+    the same source frames (unless `score` is false: a shot trusted to the predictor)."""
     dest = work.segment(shot, job.encoder, setting)
+    cut = shot_cut(ffmpeg, job, shot, work.journal)
     started = time.monotonic()
     with atomic_output(dest) as tmp:
         process.run(
-            encode_argv(ffmpeg, job, shot, setting, tmp),
+            encode_argv(ffmpeg, job, shot, cut, setting, tmp),
             what=f"encode of shot {shot.index} with {job.encoder.name}",
             env=dict(job.encoder.env),
         )
@@ -208,24 +305,22 @@ def measure(
     encode_seconds = time.monotonic() - started
     if encoded.frame_count != shot.frames:
         raise ToolError(
-            f"shot {shot.index}: the encode holds {encoded.frame_count} frames, not "
-            f"{shot.frames}: the source could not be cut frame-exactly at "
-            f"{shot.start_time:.3f} s"
+            f"shot {shot.index}: the encode holds {encoded.frame_count} frames, not {shot.frames}"
         )
     if not score:
         return Probe(setting=setting, pooled=None, frames=encoded.frame_count,
                      bytes=encoded.video_bytes, encode_seconds=round(encode_seconds, 3),
                      score_seconds=0.0, segment=dest.name)  # fmt: skip
-    window = Window(job.timeline.seek_seconds(shot.start), shot.frames)
     compare_at = job.scale if job.scale and job.score_at == "rung" else None
     started = time.monotonic()
     scored = run_score(
-        ffmpeg, plan(job.source, encoded, job.vmaf, window=window, compare_at=compare_at)
+        ffmpeg, plan(job.source, encoded, job.vmaf, window=cut, compare_at=compare_at)
     )
     return Probe(
         setting=setting,
         pooled=scored.pooled,
         frames=len(scored.frames),
+        per_frame=tuple(round(f.vmaf, 4) for f in scored.frames),
         bytes=encoded.video_bytes,
         encode_seconds=round(encode_seconds, 3),
         score_seconds=round(time.monotonic() - started, 3),

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import process
+from .cuts import Cut
 from .errors import InputError, InternalError, ToolError, UsageError
 from .media import MediaInfo
 from .progress import PROGRESS_ARGS, Progress, ProgressParser
@@ -84,15 +85,6 @@ class VmafOptions:
 
 
 @dataclass(frozen=True)
-class Window:
-    """A run of the reference's frames: FFmpeg input -ss `seek` (None: from the start),
-    then `frames` frames. How a shot of the source is scored without cutting it out."""
-
-    seek: float | None
-    frames: int
-
-
-@dataclass(frozen=True)
 class FrameScore:
     frame: int
     vmaf: float
@@ -138,7 +130,7 @@ class ScorePlan:
     reference_chain: tuple[str, ...]
     aligned: bool
     notes: tuple[str, ...] = field(default=())
-    window: Window | None = None
+    window: Cut | None = None  # a run of the reference's frames
 
     def filtergraph(self, log_path: str) -> str:
         dis = ",".join(self.distorted_chain)
@@ -169,7 +161,7 @@ def plan(
     options: VmafOptions,
     *,
     align: bool = False,
-    window: Window | None = None,
+    window: Cut | None = None,
     compare_at: tuple[int, int] | None = None,
 ) -> ScorePlan:
     """`window` scores the distorted against a run of the reference's frames; `compare_at`
@@ -180,8 +172,7 @@ def plan(
     ref_chain: list[str] = []
     ref_frames = window.frames if window else reference.frame_count
     if window:
-        # After an input seek the reference starts at the window; trim keeps its length.
-        ref_chain.append(f"trim=end_frame={window.frames}")
+        ref_chain.append(window.trim())
     # A window's own rate is not the whole reference's (VFR): frames pair by index anyway.
     rates_differ = not window and not same_rate(reference.frame_rate, distorted.frame_rate)
     counts_differ = ref_frames != distorted.frame_count
@@ -251,7 +242,7 @@ def _common_pix_fmt(reference: MediaInfo) -> str:
 
 def argv(ffmpeg: FFmpeg, score_plan: ScorePlan, log_path: str) -> list[str]:
     window = score_plan.window
-    seek = ["-ss", f"{window.seek:.6f}"] if window and window.seek is not None else []
+    seek = window.input_args() if window else []
     return ffmpeg.argv(
         "-i", f"file:{score_plan.distorted.path.resolve()}",
         *seek,

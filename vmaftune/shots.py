@@ -22,12 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import process
+from . import cuts
 from .errors import InputError, UsageError
-from .media import MediaInfo, Timeline
+from .media import MediaInfo, Timeline, timeline
 from .toolchain import FFmpeg
 
-THUMB_W, THUMB_H = 64, 36
+THUMB_W, THUMB_H = cuts.THUMB_W, cuts.THUMB_H
 _BINS = 32
 # A fade: mean luma change across the window (0..1) above this, and the middle frame's
 # distance from the ends' average below this share of that change. On the cut-list video
@@ -84,32 +84,7 @@ class Shot:
 
 def thumbnails(ffmpeg: FFmpeg, media: MediaInfo) -> np.ndarray:
     """All frames as 64x36 grey thumbnails, shape (frames, 36, 64), uint8."""
-    size = THUMB_W * THUMB_H
-    frames: list[bytes] = []
-    process.stream_records(
-        ffmpeg.argv(
-            "-i",
-            f"file:{media.path.resolve()}",
-            "-map",
-            "0:v:0",
-            "-an",
-            "-sn",
-            "-dn",
-            "-fps_mode",
-            "passthrough",
-            "-vf",
-            f"scale={THUMB_W}:{THUMB_H}:flags=area,format=gray",
-            "-f",
-            "rawvideo",
-            "pipe:1",
-        ),
-        what="shot detection",
-        size=size,
-        on_record=frames.append,
-    )
-    if not frames:
-        raise InputError(f"{media.path}: no frame could be decoded")
-    return np.frombuffer(b"".join(frames), dtype=np.uint8).reshape(-1, THUMB_H, THUMB_W)
+    return cuts.scan(ffmpeg, media, timeline(media.path)).thumbs
 
 
 # --- pure detection ------------------------------------------------------------------------
@@ -231,19 +206,16 @@ def shots_from_cuts(cuts: Sequence[Cut], timeline: Timeline, options: ShotOption
 
 
 def detect(
-    ffmpeg: FFmpeg, media: MediaInfo, timeline: Timeline, options: ShotOptions
-) -> list[Shot]:
+    ffmpeg: FFmpeg, media: MediaInfo, demuxed: Timeline, options: ShotOptions
+) -> tuple[list[Shot], cuts.Frames]:
+    """The shots, and the source's frames as FFmpeg decodes them (what the shots index),
+    from one decode. `demuxed` is the packets' timeline (time base, container start)."""
     options = options.checked()
     if media.duration < options.min_seconds:
         raise InputError(
             f"{media.path}: {media.duration:.2f} s is shorter than one shot "
             f"(--min-shot {options.min_seconds:g} s)"
         )
-    thumbs = thumbnails(ffmpeg, media)
-    if len(thumbs) != timeline.frame_count:
-        raise InputError(
-            f"{media.path}: decoded {len(thumbs)} frames but the container lists "
-            f"{timeline.frame_count}; the file is damaged"
-        )
-    cuts = find_cuts(thumbs, float(media.frame_rate), options)
-    return shots_from_cuts(cuts, timeline, options)
+    scanned = cuts.scan(ffmpeg, media, demuxed)
+    found = find_cuts(scanned.thumbs, float(media.frame_rate), options)
+    return shots_from_cuts(found, scanned.frames.timeline, options), scanned.frames

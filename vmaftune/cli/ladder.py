@@ -20,19 +20,20 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from .. import cuts, encoders, hls, join, ladder, pershot, sidecar
 from .. import encode as encoding
-from .. import encoders, hls, join, ladder, pershot, sidecar
+from ..cuts import Frames
 from ..encoders import Encoder
 from ..errors import ToolError, UsageError
 from ..media import MediaInfo, Timeline, read
 from ..outputs import atomic_folder, check_folder
 from ..score import DEFAULT_MODEL, VmafOptions
 from ..search import Target
-from ..shots import Shot, ShotOptions, detect
+from ..shots import Shot, ShotOptions
 from ..toolchain import FFmpeg
 from .common import emit, err, fan_out, out, settings
 from .shots import Jobs, KeepWork, MaxShot, MinShot, Pool, SearchMethod, Tolerance
-from .target import LiveView, event_record, shot_dict
+from .target import LiveView, event_record
 
 SCHEMA = "vmaftune.ladder/1"
 
@@ -123,7 +124,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     if req.jobs < 0:
         raise UsageError("--jobs must be 0 (one per core) or more")
     check_folder(req.output, [req.input], force=req.force)
-    source, frames = read(req.input)
+    source, demuxed = read(req.input)
     rungs, skipped = ladder.plan(req.rungs, source)
     if not rungs:
         raise UsageError(
@@ -149,7 +150,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     for rung in rungs:
         at_source = (rung.width, rung.height) == (source.width, source.height)
         job[rung.name] = pershot.Job(
-            source=source, timeline=frames, encoder=req.encoder, preset=req.preset,
+            source=source, frames=Frames((), demuxed), encoder=req.encoder, preset=req.preset,
             pix_fmt=pix_fmt, target=targets[rung.height], vmaf=vmaf, threads=threads,
             scale=None if at_source else (rung.width, rung.height), score_at=req.score_at,
         )  # fmt: skip
@@ -157,7 +158,12 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
         work[rung.name] = pershot.WorkDir(root / rung.name).open(key)
     if any(w.journal.resumed for w in work.values()) and not req.as_json:
         err.print(f"resuming from {root}", markup=False)
-    shots = _shots(ffmpeg, source, frames, shot_options, list(work.values()))
+    shots, decoded = pershot.shots_and_frames(
+        ffmpeg, source, demuxed, shot_options, list(work.values())
+    )
+    job = {name: j.with_frames(decoded) for name, j in job.items()}
+    source = next(iter(job.values())).source
+    frames = decoded.timeline
     if req.as_json:
         emit({"type": "shots", "count": len(shots), "frames": source.frame_count,
               "jobs": jobs, "rungs": [r.name for r in rungs]})  # fmt: skip
@@ -183,7 +189,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     # One decode delay for all rungs: a frame has the same timestamp in every rung.
     delay = max(join.reorder_delay(c, frames) for c in chosen.values())
     with atomic_folder(req.output) as staging:
-        packaged = [_package(rung, results, chosen[rung.name], frames, staging, delay)
+        packaged = [_package(rung, results, chosen[rung.name], frames, staging, delay, ffmpeg)
                     for rung, results in done]  # fmt: skip
         (staging / hls.MASTER).write_text(hls.master_playlist([p.variant for p in packaged]))
         doc = _document(req, source, pix_fmt, ffmpeg, packaged, skipped, started)
@@ -212,23 +218,6 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     _summary(req, doc)
 
 
-def _shots(
-    ffmpeg: FFmpeg,
-    source: MediaInfo,
-    frames: Timeline,
-    options: ShotOptions,
-    work: list[pershot.WorkDir],
-) -> list[Shot]:
-    """One shot list for every rung: a resumed rung's, or a fresh detection. Detection
-    is deterministic for the same source and options, so any saved list is the list."""
-    saved = next((s for w in work if (s := w.journal.shots()) is not None), None)
-    shots = [Shot(**s) for s in saved] if saved else detect(ffmpeg, source, frames, options)
-    for w in work:
-        if w.journal.shots() is None:
-            w.journal.save_shots([shot_dict(s) for s in shots])
-    return shots
-
-
 def _package(
     rung: ladder.Rung,
     results: list[pershot.ShotResult],
@@ -236,10 +225,14 @@ def _package(
     frames: Timeline,
     staging: Path,
     delay: int,
+    ffmpeg: FFmpeg,
 ) -> RungResult:
     folder = staging / rung.name
     folder.mkdir()
-    segments, codec = hls.write_rung(chosen, frames, folder, delay=delay)
+    segments, codec = hls.write_rung(
+        chosen, frames, folder, delay=delay,
+        check=lambda whole: cuts.check_frames(ffmpeg, whole, [(s.index, p) for s, p in chosen]),
+    )  # fmt: skip
     peak, average = hls.bitrates(segments, (folder / hls.INIT).stat().st_size)
     variant = hls.Variant(
         playlist=f"{rung.name}/{hls.PLAYLIST}", width=rung.width, height=rung.height,

@@ -46,7 +46,7 @@ def command(
     minimum and maximum shot length."""
     options = ShotOptions(min_shot, max_shot, sensitivity).checked()
     media, frames = read(input)
-    found = detect(settings(ctx).ffmpeg(), media, frames, options)
+    found, decoded = detect(settings(ctx).ffmpeg(), media, frames, options)
     rows = [
         {"index": s.index, "start_frame": s.start, "end_frame": s.end, "frames": s.frames,
          "start_time": round(s.start_time, 6), "end_time": round(s.end_time, 6),
@@ -54,10 +54,10 @@ def command(
         for s in found
     ]  # fmt: skip
     if as_json:
-        doc = {"input": str(input), "frames": media.frame_count, "shots": rows}
+        doc = {"input": str(input), "frames": decoded.count, "shots": rows}
         print(json.dumps(doc, indent=2))
         return
-    table = Table(title=f"{input.name}: {len(found)} shots, {media.frame_count} frames")
+    table = Table(title=f"{input.name}: {len(found)} shots, {decoded.count} frames")
     for col in ("shot", "frames", "start", "end", "seconds", "cut"):
         table.add_column(col, justify="right" if col != "cut" else "left")
     for s in found:

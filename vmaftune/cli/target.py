@@ -19,6 +19,7 @@ from rich.text import Text
 
 from .. import encode as encoding
 from .. import features, join, pershot, predict, sidecar
+from ..cuts import Frames
 from ..encoders import Encoder
 from ..errors import ToolError, UsageError
 from ..media import probe, read
@@ -26,7 +27,7 @@ from ..outputs import atomic_output, check_output
 from ..pershot import Event, ProbeDone, ProbeStart, ShotDone, ShotStart
 from ..score import VmafOptions, score_files
 from ..search import Target
-from ..shots import Shot, ShotOptions, detect
+from ..shots import Shot, ShotOptions
 from ..toolchain import FFmpeg
 from .common import emit, err, fan_out, out
 from .progress_view import frame_progress
@@ -60,7 +61,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     if req.jobs < 0:
         raise UsageError("--jobs must be 0 (one per core) or more")
     check_output(req.output, [req.input], force=req.force)
-    source, frames = read(req.input)
+    source, demuxed = read(req.input)
     pix_fmt = req.encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
     encoding.require_encoder(ffmpeg, req.encoder, pix_fmt)
     if not ffmpeg.has_filter("libvmaf"):
@@ -69,7 +70,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     threads = pershot.threads_per_job(jobs)
     job = pershot.Job(
         source=source,
-        timeline=frames,
+        frames=Frames((), demuxed),  # until the decode below
         encoder=req.encoder,
         preset=req.preset,
         pix_fmt=pix_fmt,
@@ -95,12 +96,9 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     work = pershot.WorkDir(pershot.WorkDir.beside(req.output)).open(key)
     if work.journal.resumed and not req.as_json:
         err.print(f"resuming from {work.path}", markup=False)
-    saved = work.journal.shots()
-    if saved is None:
-        shots = detect(ffmpeg, source, frames, shot_options)
-        work.journal.save_shots([shot_dict(s) for s in shots])
-    else:
-        shots = [Shot(**s) for s in saved]
+    shots, frames = pershot.shots_and_frames(ffmpeg, source, demuxed, shot_options, [work])
+    job = job.with_frames(frames)
+    source = job.source
     predictions = None
     if curve is not None:
         predictions = _predictions(ffmpeg, curve, job, shots, work, req.max_interval)
@@ -140,13 +138,15 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
                 )  # fmt: skip
             results.sort(key=lambda r: r.shot.index)
     joined = work.path / f"joined{req.output.suffix}"
+    segments = [work.path / "segments" / r.chosen.segment for r in results]
     join.join(
-        [(r.shot, work.path / "segments" / r.chosen.segment) for r in results],
-        frames, req.input, joined, audio=req.audio and source.has_audio,
+        [(r.shot, s) for r, s in zip(results, segments, strict=True)],
+        frames.timeline, req.input, joined, audio=req.audio and source.has_audio,
     )  # fmt: skip
     encoded = probe(joined)
     with frame_progress("VMAF", source.frame_count) as bar:
         whole = score_files(ffmpeg, source, encoded, job.vmaf, on_progress=bar)
+    pershot.check_shipped(ffmpeg, results, segments, joined, whole, target.pool)
     facts = sidecar.RunFacts(
         command=tuple(["vmaftune", *sys.argv[1:]]),
         source=source,
