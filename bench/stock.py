@@ -21,9 +21,11 @@ def stock_vmaf(
 ) -> float:
     """Mean VMAF of frames [start, end) of `ref` against the same frames of `dis` (or
     against all of `dis` when it holds only those frames), `dis` optionally scaled up to
-    the reference's size with bicubic first."""
-    trim = f"trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS"
-    dis_chain = "setpts=PTS-STARTPTS" if dis_trimmed else trim
+    the reference's size with bicubic first. Frames are picked and paired by their index
+    in a decode from the start, whatever the files' timestamps say."""
+    index = "settb=1/1000,setpts=N"
+    trim = f"trim=start_frame={start}:end_frame={end},{index}"
+    dis_chain = index if dis_trimmed else trim
     if upscale:
         dis_chain += f",scale={upscale[0]}:{upscale[1]}:flags=bicubic"
     with tempfile.TemporaryDirectory() as tmp:

@@ -176,7 +176,7 @@ def locate(ffmpeg: FFmpeg, media: MediaInfo, frames: Frames, start: int, count: 
     """The cut that yields frames `start..start+count-1` of the full decode, verified frame
     by frame: a seek tried at growing distances before the shot, else no seek."""
     if start == 0:
-        return Cut(None, 0, count)
+        return Cut(None, 0, count)  # the scan's own decode
     want = list(frames.hashes[start : start + count])
     if len(want) != count:
         raise InternalError(f"frames {start}..{start + count - 1} lie past the source's end")
@@ -190,11 +190,16 @@ def locate(ffmpeg: FFmpeg, media: MediaInfo, frames: Frames, start: int, count: 
         skip = _find(ffmpeg, media, seek, want, limit=start + count + _SLACK)
         if skip is not None:
             return Cut(seek, skip, count)
+    if _find(ffmpeg, media, None, want, limit=start + count) != start:
+        raise InputError(
+            f"{media.path}: frames {start}..{start + count - 1} decode differently each time; "
+            "the file cannot be cut consistently (re-encode or remux it first)"
+        )
     return Cut(None, start, count)
 
 
 def _find(
-    ffmpeg: FFmpeg, media: MediaInfo, seek: float, want: list[str], *, limit: int
+    ffmpeg: FFmpeg, media: MediaInfo, seek: float | None, want: list[str], *, limit: int
 ) -> int | None:
     """How many decoded frames after the seek come before the run `want`, or None."""
     seen: list[str] = []

@@ -19,13 +19,14 @@ from rich.text import Text
 
 from .. import encode as encoding
 from .. import features, join, pershot, predict, sidecar
-from ..cuts import Frames
+from ..cuts import Cut, Frames
 from ..encoders import Encoder
 from ..errors import ToolError, UsageError
 from ..media import probe, read
 from ..outputs import atomic_output, check_output
 from ..pershot import Event, ProbeDone, ProbeStart, ShotDone, ShotStart
-from ..score import VmafOptions, score_files
+from ..score import VmafOptions, plan
+from ..score import run as run_score
 from ..search import Target
 from ..shots import Shot, ShotOptions
 from ..toolchain import FFmpeg
@@ -145,7 +146,10 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     )  # fmt: skip
     encoded = probe(joined)
     with frame_progress("VMAF", source.frame_count) as bar:
-        whole = score_files(ffmpeg, source, encoded, job.vmaf, on_progress=bar)
+        # Frames pair by index: the output holds the source's decoded frames, whatever
+        # rate either container declares.
+        everything = Cut(None, 0, frames.count)
+        whole = run_score(ffmpeg, plan(source, encoded, job.vmaf, window=everything), bar)
     pershot.check_shipped(ffmpeg, results, segments, joined, whole, target.pool)
     facts = sidecar.RunFacts(
         command=tuple(["vmaftune", *sys.argv[1:]]),
