@@ -53,7 +53,7 @@ def main() -> None:
     clips.append(("bigbuckbunny@1080p", hd))
     for sid, path in clips:
         media, timeline = read(path)
-        shots = detect(ff, media, timeline, ShotOptions())
+        shots, _ = detect(ff, media, timeline, ShotOptions())
         t_feat = timed(lambda m=media, s=shots: features.video_features(ff, m, s))
         encs = []
         for name in ("x264", "x265", "svtav1"):

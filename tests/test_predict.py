@@ -136,15 +136,16 @@ def test_trusted_shots_are_encoded_once_and_not_scored(carphone, tmp_path) -> No
     from vmaftune import encoders, pershot, sidecar
     from vmaftune.media import read
     from vmaftune.score import VmafOptions
-    from vmaftune.shots import Shot
+    from vmaftune.shots import Shot, ShotOptions, detect
     from vmaftune.toolchain import resolve
 
     ref, _ = carphone
-    media, timeline = read(ref)
-    secs = timeline.seconds()
+    media, demuxed = read(ref)
+    _, frames = detect(resolve(), media, demuxed, ShotOptions())
+    secs = frames.timeline.seconds()
     shots = [Shot(0, 0, 60, 0.0, secs[60], "start"), Shot(1, 60, 120, secs[60], secs[-1], "split")]
     x264 = encoders.get("x264")
-    job = pershot.Job(media, timeline, x264, "medium", "yuv420p", TARGET, VmafOptions())
+    job = pershot.Job(media, frames, x264, "medium", "yuv420p", TARGET, VmafOptions())
     work = pershot.WorkDir(tmp_path / "work").open("key")
     preds = {
         0: ShotPrediction(0, 24.0, 93.25, -1.2, 2.0),
