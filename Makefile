@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup ffmpeg patches demo test lint bench clean
+.PHONY: setup ffmpeg patches demo test docker-test lint bench clean
 
 setup: $(BIN)/vmaftune
 
@@ -31,6 +31,11 @@ patches: setup
 test: setup ffmpeg
 	$(BIN)/pytest -q
 
+# Both Docker images built and run here (needs a running dockerd; makes the base image
+# with debootstrap when no registry can provide it): docker/test.sh.
+docker-test: setup
+	PYTHON=$(abspath $(BIN)/python) bash docker/test.sh
+
 lint: setup
 	$(BIN)/ruff check vmaftune tests bench
 	$(BIN)/ruff format --check vmaftune tests bench
@@ -41,6 +46,7 @@ bench: setup
 	$(BIN)/python bench/shots_accuracy.py
 	$(BIN)/python bench/pershot.py
 	$(BIN)/python bench/unseen.py
+	$(BIN)/python -m bench.frame_exact
 	$(BIN)/python bench/features_cost.py
 	$(BIN)/python bench/predict_vs_search.py
 	$(MAKE) ffmpeg

@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, TypeVar
 import numpy as np
 
 from . import models, process
-from .errors import InputError, ProcessError, ToolError, UsageError
+from .errors import InputError, ProcessError, ToolError, UsageError, VmaftuneError
 from .inference import PlaneModel, fr_score, nr_score, prefilter_plane, temporal_plane
 from .media import MediaInfo
 from .progress import PROGRESS_ARGS, Progress, ProgressParser
@@ -163,6 +163,17 @@ def providers(device: str) -> tuple[str, ...]:
     if device in ("cuda", "auto") and has_cuda:
         return ("CUDAExecutionProvider", "CPUExecutionProvider")
     return ("CPUExecutionProvider",)
+
+
+def cuda_runs() -> bool:
+    """Whether onnxruntime really runs a model on a CUDA device here (the provider may be
+    offered while the device, driver or CUDA libraries are missing)."""
+    try:
+        model = models.load("vmaf_tiny")
+        session = model.session(("CUDAExecutionProvider", "CPUExecutionProvider"))
+    except VmaftuneError:
+        return False
+    return "CUDAExecutionProvider" in session.get_providers()
 
 
 def _copy_model(model: models.LoadedModel, folder: Path) -> str:

@@ -12,6 +12,7 @@ from .. import models as zoo
 from .. import process
 from ..encoders import get, load_all
 from ..errors import InputError, ToolError
+from ..frame_models import cuda_runs
 from ..score import MODELS
 from ..toolchain import ZOO_FILTERS, FFmpeg, patched_ffmpeg, trial_encode
 from .common import out, settings
@@ -39,6 +40,20 @@ def _zoo_check() -> dict[str, object]:
             bad.append(e.message)
     detail = "; ".join(bad) or f"{len(reg.models)} models verify ({reg.folder})"
     return {"item": "model zoo", "ok": not bad, "needed": True, "detail": detail}
+
+
+def _inference_check() -> dict[str, object]:
+    """Where the zoo's models run here. onnxruntime-gpu on a machine with no usable CUDA
+    device falls back to the CPU: say so rather than fail (the CUDA image runs anywhere)."""
+    import onnxruntime
+
+    version = f"onnxruntime {onnxruntime.__version__}"
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        return {"item": "inference", "ok": True, "needed": True, "detail": f"{version}: CPU"}
+    gpu = cuda_runs()
+    detail = ("CUDA execution provider on the GPU" if gpu else
+              "onnxruntime-gpu, but no usable CUDA device here: models run on the CPU")  # fmt: skip
+    return {"item": "inference", "ok": True, "needed": True, "detail": f"{version}: {detail}"}
 
 
 def command(
@@ -80,6 +95,7 @@ def command(
     checks.append({"item": "filters " + ", ".join(ZOO_FILTERS), "ok": patched is not None,
                    "needed": False, "detail": detail})  # fmt: skip
     checks.append(_zoo_check())
+    checks.append(_inference_check())
     for enc in load_all():
         trial = trial_encode(ffmpeg, enc.ffmpeg, enc.default_pix_fmt)
         needed = enc.hardware == "none" or enc.name in required
