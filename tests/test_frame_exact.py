@@ -158,3 +158,42 @@ def test_a_shifted_join_is_caught(
     assert result.code == 4, result.stderr
     assert "frames differ from the scored encodes in shots 1, 2" in result.stderr
     assert out.read_bytes() == old, "a failed run must not replace the earlier output"
+
+
+def test_predict_mode_is_frame_exact(
+    corpus_dir: tuple[Path, Path], ffmpeg_exe: str, tmp_path: Path
+) -> None:
+    """Predict-then-verify cuts and checks the same way (here on decode-order timestamps
+    behind an edit list)."""
+    src = _hostile(corpus_dir, ffmpeg_exe, "raw-h264-in-mp4")
+    out = tmp_path / "out.mkv"
+    result = cli_subprocess("encode", src, "-o", out, *BASE, "--mode", "predict")
+    assert result.code == 0, result.stderr
+    doc = json.loads(Path(f"{out}.shots.json").read_text())
+    assert doc["output"]["frames"] == _decoded_frames(ffmpeg_exe, src) == 106
+    for shot in doc["shots"]:
+        stock = stock_vmaf(ffmpeg_exe, out, src, shot["start_frame"], shot["end_frame"])
+        assert stock == pytest.approx(shot["vmaf"]["mean"], abs=0.05), shot["index"]
+
+
+def test_ladder_rungs_are_frame_exact(
+    corpus_dir: tuple[Path, Path], ffmpeg_exe: str, tmp_path: Path
+) -> None:
+    """Each rung's shots, upscaled, equal their ladder.json scores under stock libvmaf."""
+    from vmaftune import hls
+
+    src = _hostile(corpus_dir, ffmpeg_exe, "mp4-timescale-24-bframes")
+    out = tmp_path / "hls"
+    result = cli_subprocess("ladder", src, "-o", out, "-c", "x264", "--preset", "ultrafast",
+                            "--rungs", "240:90,120:80", "--min-shot", "1")  # fmt: skip
+    assert result.code == 0, result.stderr
+    doc = json.loads((out / "ladder.json").read_text())
+    for rung in doc["rungs"]:
+        assert [s["start_frame"] for s in rung["shots"]] == [0, 36, 72]
+        for shot in rung["shots"]:
+            alone = tmp_path / f"{rung['name']}-{shot['index']}.mp4"
+            alone.write_bytes((out / rung["name"] / hls.INIT).read_bytes()
+                              + (out / rung["name"] / shot["segment"]).read_bytes())  # fmt: skip
+            score = stock_vmaf(ffmpeg_exe, alone, src, shot["start_frame"], shot["end_frame"],
+                               dis_trimmed=True, upscale=hostile.SIZE)  # fmt: skip
+            assert score == pytest.approx(shot["vmaf"]["mean"], abs=0.05), (rung["name"], shot)

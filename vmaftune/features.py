@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -85,11 +86,13 @@ def argv(ffmpeg: FFmpeg, source: MediaInfo, shots: Sequence[Shot]) -> list[str]:
     w, h = probe_size(source.width, source.height)
     n = len(PROBE_CRFS)
     encs = "".join(f"[e{i}]" for i in range(n))
-    graph = (f"[0:v]scale={w}:{h}:flags=area,format=yuv420p,split={n + 2}{encs}[ref][grey];"
+    # Frames are restamped 0, 1, 2, ... at the nominal rate and keyframes placed by frame
+    # number: a file's own timestamps may not rise (cuts.py), the frames' order does.
+    rate = source.frame_rate or Fraction(25)
+    graph = (f"[0:v]settb={rate.denominator}/{rate.numerator},setpts=N,"
+             f"scale={w}:{h}:flags=area,format=yuv420p,split={n + 2}{encs}[ref][grey];"
              "[grey]format=gray[g]")  # fmt: skip
-    # A keyframe a quarter frame before each shot's first frame lands on that frame.
-    lead = 0.25 / float(source.frame_rate or 25)
-    keys = ",".join(f"{max(0.0, s.start_time - lead):.6f}" for s in shots)
+    keys = "expr:" + "+".join(f"eq(n,{s.start})" for s in shots)
     probes: list[str] = []
     for i, crf in enumerate(PROBE_CRFS):
         probes += [
