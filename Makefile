@@ -26,7 +26,8 @@ ffmpeg: setup
 
 # Regenerate ffmpeg-patches/*.patch from filters/ (the one source of our C code).
 patches: setup
-	$(BIN)/python ffmpeg-patches/generate.py "$$(PYTHON=$(abspath $(BIN)/python) bash ffmpeg-patches/build.sh --source)"
+	src=$$(PYTHON=$(abspath $(BIN)/python) bash ffmpeg-patches/build.sh --source) \
+		&& $(BIN)/python ffmpeg-patches/generate.py "$$src"
 
 test: setup ffmpeg
 	$(BIN)/pytest -q

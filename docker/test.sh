@@ -107,8 +107,8 @@ EOF
 
 say "ffmpeg -vf vmaf_pre_temporal,vmaf_post in $CPU_TAG"
 "$DOCKER" run --rm -v "$CLIP:/in/clip.mp4:ro" --entrypoint ffmpeg "$CPU_TAG" -hide_banner -nostdin \
-    -i /in/clip.mp4 -frames:v 12 \
-    -vf vmaf_pre_temporal=model=vmaf_pre_tdn,vmaf_post=model=vmaf_post_nr,metadata=print:key=lavfi.vmaf_post.score \
+    -i /in/clip.mp4 \
+    -vf trim=end_frame=12,vmaf_pre_temporal=model=vmaf_pre_tdn,vmaf_post=model=vmaf_post_nr,metadata=print:key=lavfi.vmaf_post.score \
     -f null - > "$WORK/graph.txt" 2>&1 || { tail -n 20 "$WORK/graph.txt" >&2; die "the filter graph failed in $CPU_TAG"; }
 scores=$(grep -c "lavfi.vmaf_post.score=" "$WORK/graph.txt" || true)
 [ "$scores" -eq 12 ] || { tail -n 20 "$WORK/graph.txt" >&2; die "vmaf_post scored $scores of 12 frames"; }
