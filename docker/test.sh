@@ -116,9 +116,17 @@ scores=$(grep -c "lavfi.vmaf_post.score=" "$WORK/graph.txt" || true)
 if [ "${SKIP_CUDA:-0}" != 1 ]; then
     build "$CUDA_TAG" docker/Dockerfile.cuda
     say "doctor in $CUDA_TAG (no GPU here)"
-    "$DOCKER" run --rm "$CUDA_TAG" doctor > "$WORK/doctor-cuda.txt" 2>&1 \
-        || { cat "$WORK/doctor-cuda.txt" >&2; die "doctor failed in $CUDA_TAG"; }
-    grep -q "no usable CUDA device here: models run on the CPU" "$WORK/doctor-cuda.txt" \
-        || { cat "$WORK/doctor-cuda.txt" >&2; die "doctor in $CUDA_TAG does not say it runs on the CPU"; }
+    "$DOCKER" run --rm "$CUDA_TAG" doctor --json > "$WORK/doctor-cuda.json" 2> "$WORK/doctor-cuda.err" \
+        || { cat "$WORK/doctor-cuda.json" "$WORK/doctor-cuda.err" >&2; die "doctor failed in $CUDA_TAG"; }
+    "$PYTHON" - "$WORK/doctor-cuda.json" "$WORK/doctor-cuda.err" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+inference = next(c for c in doc["checks"] if c["item"] == "inference")
+assert "onnxruntime-gpu, but no usable CUDA device here: models run on the CPU" in inference["detail"], inference
+assert doc["missing"] == [], doc["missing"]
+noise = open(sys.argv[2]).read().strip()
+assert not noise, f"doctor printed more than its table: {noise[:300]}"
+print(f"docker-test: CUDA image: {inference['detail']}")
+EOF
 fi
 say "passed"

@@ -168,11 +168,17 @@ def providers(device: str) -> tuple[str, ...]:
 def cuda_runs() -> bool:
     """Whether onnxruntime really runs a model on a CUDA device here (the provider may be
     offered while the device, driver or CUDA libraries are missing)."""
+    import onnxruntime
+
+    # A missing device is the answer, not an error to print.
+    onnxruntime.set_default_logger_severity(4)
     try:
         model = models.load("vmaf_tiny")
         session = model.session(("CUDAExecutionProvider", "CPUExecutionProvider"))
     except VmaftuneError:
         return False
+    finally:
+        onnxruntime.set_default_logger_severity(3)
     return "CUDAExecutionProvider" in session.get_providers()
 
 
