@@ -190,12 +190,15 @@ def locate(ffmpeg: FFmpeg, media: MediaInfo, frames: Frames, start: int, count: 
         skip = _find(ffmpeg, media, seek, want, limit=start + count + _SLACK)
         if skip is not None:
             return Cut(seek, skip, count)
-    if _find(ffmpeg, media, None, want, limit=start + count) != start:
+    # From the first frame the run is normally at `start`; an earlier run of the very
+    # same pictures (a static stretch) serves as well.
+    skip = _find(ffmpeg, media, None, want, limit=start + count)
+    if skip is None:
         raise InputError(
             f"{media.path}: frames {start}..{start + count - 1} decode differently each time; "
             "the file cannot be cut consistently (re-encode or remux it first)"
         )
-    return Cut(None, start, count)
+    return Cut(None, skip, count)
 
 
 def _find(
