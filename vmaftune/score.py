@@ -254,13 +254,17 @@ def argv(ffmpeg: FFmpeg, score_plan: ScorePlan, log_path: str) -> list[str]:
     )  # fmt: skip
 
 
+def require_libvmaf(ffmpeg: FFmpeg) -> None:
+    if not ffmpeg.has_filter("libvmaf"):
+        raise ToolError(f"{ffmpeg.path} was built without libvmaf; use the bundled FFmpeg")
+
+
 def run(
     ffmpeg: FFmpeg,
     score_plan: ScorePlan,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> Score:
-    if not ffmpeg.has_filter("libvmaf"):
-        raise ToolError(f"{ffmpeg.path} was built without libvmaf; use the bundled FFmpeg")
+    require_libvmaf(ffmpeg)
     # FFmpeg runs inside a private folder and writes the log under a plain relative name:
     # no user path ever needs escaping inside the filtergraph.
     with tempfile.TemporaryDirectory(prefix="vmaftune-score-") as work:

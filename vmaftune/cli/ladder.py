@@ -24,10 +24,10 @@ from .. import cuts, encoders, hls, join, ladder, pershot, sidecar
 from .. import encode as encoding
 from ..cuts import Frames
 from ..encoders import Encoder
-from ..errors import ToolError, UsageError
+from ..errors import UsageError
 from ..media import MediaInfo, Timeline, read
 from ..outputs import atomic_folder, check_folder
-from ..score import DEFAULT_MODEL, VmafOptions
+from ..score import DEFAULT_MODEL, VmafOptions, require_libvmaf
 from ..search import Target
 from ..shots import Shot, ShotOptions
 from ..toolchain import FFmpeg
@@ -132,8 +132,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
         )
     pix_fmt = req.encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
     encoding.require_encoder(ffmpeg, req.encoder, pix_fmt)
-    if not ffmpeg.has_filter("libvmaf"):
-        raise ToolError(f"{ffmpeg.path} was built without libvmaf; use the bundled FFmpeg")
+    require_libvmaf(ffmpeg)
     for note in skipped:
         if req.as_json:
             emit({"type": "note", "text": note})

@@ -21,11 +21,11 @@ from .. import encode as encoding
 from .. import features, join, pershot, predict, sidecar
 from ..cuts import Cut, Frames
 from ..encoders import Encoder
-from ..errors import ToolError, UsageError
+from ..errors import UsageError
 from ..media import probe, read
 from ..outputs import atomic_output, check_output
 from ..pershot import Event, ProbeDone, ProbeStart, ShotDone, ShotStart
-from ..score import VmafOptions, plan
+from ..score import VmafOptions, plan, require_libvmaf
 from ..score import run as run_score
 from ..search import Target
 from ..shots import Shot, ShotOptions
@@ -65,8 +65,7 @@ def run(ffmpeg: FFmpeg, req: Request) -> None:
     source, demuxed = read(req.input)
     pix_fmt = req.encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
     encoding.require_encoder(ffmpeg, req.encoder, pix_fmt)
-    if not ffmpeg.has_filter("libvmaf"):
-        raise ToolError(f"{ffmpeg.path} was built without libvmaf; use the bundled FFmpeg")
+    require_libvmaf(ffmpeg)
     jobs = req.jobs or os.cpu_count() or 1
     threads = pershot.threads_per_job(jobs)
     job = pershot.Job(
