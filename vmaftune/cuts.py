@@ -209,9 +209,10 @@ def _find(
     candidates: list[int] = []
 
     def on_line(line: str) -> None:
-        if not line or line.startswith("#"):
+        hashes = parse_hashes(line)
+        if not hashes:
             return
-        seen.append(line.rsplit(",", 1)[1].strip())
+        seen.extend(hashes)
         if seen[-1] == want[0]:
             candidates.append(len(seen) - 1)
         for c in list(candidates):

@@ -100,15 +100,6 @@ class Timeline:
         """Where the last frame ends, from the first frame's time."""
         return float((self.pts[-1] + self.frame_ticks() - self.pts[0]) * self.time_base)
 
-    def seek_seconds(self, frame: int) -> float | None:
-        """An FFmpeg input -ss that starts decoding output exactly at `frame`: halfway
-        between it and its predecessor, so timestamp rounding cannot pick a neighbour.
-        None for the first frame (no seek)."""
-        if frame == 0:
-            return None
-        mid = Fraction(self.pts[frame - 1] + self.pts[frame], 2) * self.time_base
-        return float(mid) - self.container_start
-
 
 def check_readable(path: Path) -> None:
     """The input errors a user can cause before any tool runs, as one-line messages."""

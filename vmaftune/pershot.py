@@ -252,16 +252,15 @@ def check_shipped(
                         f"{', '.join(wrong)}; not published")  # fmt: skip
 
 
-def shot_cut(ffmpeg: FFmpeg, job: Job, shot: Shot, journal: Journal | None = None) -> Cut:
+def shot_cut(ffmpeg: FFmpeg, job: Job, shot: Shot, journal: Journal) -> Cut:
     """Where the shot's frames lie in the source (kept in the journal: finding it costs a
     decode of the shot)."""
     key = f"cut{shot.index}"
-    saved = journal.meta(key) if journal else None
+    saved = journal.meta(key)
     if saved is not None:
         return Cut(**saved)
     cut = cuts.locate(ffmpeg, job.source, job.frames, shot.start, shot.frames)
-    if journal:
-        journal.set_meta(key, asdict(cut))
+    journal.set_meta(key, asdict(cut))
     return cut
 
 

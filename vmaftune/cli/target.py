@@ -238,11 +238,6 @@ def _json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def shot_dict(s: Shot) -> dict[str, Any]:
-    return {"index": s.index, "start": s.start, "end": s.end, "start_time": s.start_time,
-            "end_time": s.end_time, "cut": s.cut}  # fmt: skip
-
-
 def event_record(event: Event) -> dict[str, Any]:
     """An event as its NDJSON object (documented in docs/cli.md)."""
     match event:
