@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vmaftune import corpus  # noqa: E402
-from vmaftune.toolchain import patched_ffmpeg, resolve  # noqa: E402
+from vmaftune.edges.toolchain import patched_ffmpeg, resolve  # noqa: E402
+from vmaftune.zoo import corpus  # noqa: E402
 
 FRAMES = 60
 CLIPS = ("tree", "vtest", "bikes")

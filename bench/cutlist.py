@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmaftune import process
-from vmaftune.toolchain import FFmpeg
+from vmaftune.edges import process
+from vmaftune.edges.toolchain import FFmpeg
 
 RATE = 25
 SIZE = (640, 360)

@@ -1,6 +1,6 @@
 """What the cheap features cost against one production-preset encode of the same video.
 
-For each real clip: the wall time of vmaftune.features.video_features (one pass over the
+For each real clip: the wall time of vmaftune.zoo.features.video_features (one pass over the
 whole clip, all its shots) against one encode of the whole clip at the default preset of
 x264 (medium), x265 (medium) and SVT-AV1 (8), to the null muxer, each the median of 3
 runs. Goal (issue 4): features at most 25 % of one production encode.
@@ -19,10 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vmaftune import corpus, encoders, features  # noqa: E402
-from vmaftune.media import read  # noqa: E402
-from vmaftune.shots import ShotOptions, detect  # noqa: E402
-from vmaftune.toolchain import resolve  # noqa: E402
+from vmaftune import encoders  # noqa: E402
+from vmaftune.edges.toolchain import resolve  # noqa: E402
+from vmaftune.steps.probe import read  # noqa: E402
+from vmaftune.steps.shots import ShotOptions, detect  # noqa: E402
+from vmaftune.zoo import corpus, features  # noqa: E402
 
 RUNS = 3
 

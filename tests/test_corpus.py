@@ -10,10 +10,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from vmaftune import features
-from vmaftune.media import read
-from vmaftune.shots import Shot
-from vmaftune.toolchain import resolve
+from vmaftune.edges.toolchain import resolve
+from vmaftune.steps.probe import read
+from vmaftune.steps.shots import Shot
+from vmaftune.zoo import features
 
 from .conftest import ffmpeg_run
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vmaftune.media import probe
+from vmaftune.steps.probe import probe
 
 from .conftest import opencv_clip
 

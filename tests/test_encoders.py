@@ -9,9 +9,9 @@ import subprocess
 import pytest
 
 from vmaftune import encoders
+from vmaftune.edges.toolchain import resolve, trial_encode
 from vmaftune.encoders import load_all
 from vmaftune.errors import UsageError
-from vmaftune.toolchain import resolve, trial_encode
 
 FAMILIES = {"x264", "x265", "svtav1", "nvenc", "qsv"}
 

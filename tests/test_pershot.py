@@ -14,7 +14,7 @@ import pytest
 
 from bench.kill import kill_after_probes
 from bench.stock import stock_vmaf
-from vmaftune import media
+from vmaftune.steps import probe as media
 
 from .conftest import cli_subprocess, ffmpeg_hiding
 

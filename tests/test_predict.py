@@ -1,13 +1,14 @@
-"""Predict-then-verify decisions (vmaftune.predict): GOSPEL after one encode inside the
+"""Predict-then-verify decisions (vmaftune.steps.decide.predict): GOSPEL after one encode inside the
 band, one RECALIBRATE step along the predicted slope when the measurement is inside the
 interval, FALL_BACK to the seeded search otherwise; replayed from the same points they
 give the same answers. The shot's true curve here is a fixed line; no model is needed."""
 
 from __future__ import annotations
 
-from vmaftune import encoders, predict, search
-from vmaftune.predict import FALL_BACK, GOSPEL, RECALIBRATE, ShotPrediction
-from vmaftune.search import Point, Target
+from vmaftune import encoders
+from vmaftune.steps.decide import predict, search
+from vmaftune.steps.decide.predict import FALL_BACK, GOSPEL, RECALIBRATE, ShotPrediction
+from vmaftune.steps.decide.search import Point, Target
 
 KNOB = encoders.get("x264").quality
 TARGET = Target(93.0, tolerance=0.5)
@@ -121,8 +122,8 @@ def test_predict_mode_usage_errors(cli, carphone, tmp_path) -> None:  # type: ig
 
 
 def test_sample_shots_spread_across_complexity() -> None:
-    from vmaftune.pershot import sample_shots
-    from vmaftune.shots import Shot
+    from vmaftune.steps.shots import Shot
+    from vmaftune.steps.trial import sample_shots
 
     shots = [Shot(i, i * 10, i * 10 + 10, i * 0.4, i * 0.4 + 0.4, "hard") for i in range(7)]
     settings = [30, 18, 25, 40, 22, 35, 28]  # shot 1 hardest, shot 3 easiest
@@ -133,11 +134,13 @@ def test_sample_shots_spread_across_complexity() -> None:
 
 
 def test_trusted_shots_are_encoded_once_and_not_scored(carphone, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from vmaftune import encoders, pershot, sidecar
-    from vmaftune.media import read
-    from vmaftune.score import VmafOptions
-    from vmaftune.shots import Shot, ShotOptions, detect
-    from vmaftune.toolchain import resolve
+    from vmaftune import encoders
+    from vmaftune.edges.toolchain import resolve
+    from vmaftune.steps import sidecar
+    from vmaftune.steps import trial as pershot
+    from vmaftune.steps.probe import read
+    from vmaftune.steps.score import VmafOptions
+    from vmaftune.steps.shots import Shot, ShotOptions, detect
 
     ref, _ = carphone
     media, demuxed = read(ref)
@@ -186,7 +189,7 @@ def test_verify_option_errors(cli, carphone, tmp_path) -> None:  # type: ignore[
 
 
 def _registered(name: str) -> bool:
-    from vmaftune import models
+    from vmaftune.zoo import registry as models
 
     return name in models.registry().ids()
 

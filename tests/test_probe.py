@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from fractions import Fraction
 
-from vmaftune.media import probe
+from vmaftune.steps.probe import probe
 
 from .conftest import opencv_clip
 

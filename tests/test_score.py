@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from vmaftune.errors import InputError, UsageError
-from vmaftune.media import probe
-from vmaftune.score import CANONICAL6, VmafOptions, plan, pool
+from vmaftune.steps.probe import probe
+from vmaftune.steps.score import CANONICAL6, VmafOptions, plan, pool
 
 from .conftest import opencv_clip
 

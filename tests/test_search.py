@@ -6,9 +6,10 @@ import math
 
 import pytest
 
-from vmaftune import encoders, search
+from vmaftune import encoders
 from vmaftune.errors import UsageError
-from vmaftune.search import Point, Target
+from vmaftune.steps.decide import search
+from vmaftune.steps.decide.search import Point, Target
 
 
 def run(knob, curve, target):  # type: ignore[no-untyped-def]

@@ -6,14 +6,15 @@ import itertools
 from fractions import Fraction
 
 from bench.cutlist import score
-from vmaftune import media, shots
-from vmaftune.shots import Cut, ShotOptions
+from vmaftune.steps import probe as media
+from vmaftune.steps import shots
+from vmaftune.steps.shots import Cut, ShotOptions
 
 
 def test_detects_the_cuts_we_made(cut_clip):
     path, truth = cut_clip
     info = media.probe(path)
-    thumbs = shots.thumbnails(__import__("vmaftune.toolchain").toolchain.resolve(), info)
+    thumbs = shots.thumbnails(__import__("vmaftune.edges.toolchain").toolchain.resolve(), info)
     assert len(thumbs) == info.frame_count
     found = shots.find_cuts(thumbs, float(info.frame_rate), ShotOptions())
     tp, fp, fn = score([c.frame for c in found], truth)

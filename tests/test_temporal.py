@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vmaftune import models as zoo
-from vmaftune.frame_models import PreFilter, temporal_windows
-from vmaftune.inference import PlaneModel, temporal_plane
+from vmaftune.zoo import registry as zoo
+from vmaftune.zoo.frame_models import PreFilter, temporal_windows
+from vmaftune.zoo.inference import PlaneModel, temporal_plane
 
 from .test_vmaf_filters import (
     FRAMES,

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vmaftune import models as zoo
-from vmaftune.inference import PlaneModel, fr_score
+from vmaftune.zoo import registry as zoo
+from vmaftune.zoo.inference import PlaneModel, fr_score
 
 from .test_vmaf_filters import (
     MODELS,

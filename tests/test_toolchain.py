@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from vmaftune.edges.toolchain import cache_dir, locate, probe_ffmpeg, resolve, trial_encode
 from vmaftune.errors import ToolError
-from vmaftune.toolchain import cache_dir, locate, probe_ffmpeg, resolve, trial_encode
 
 from .conftest import ffmpeg_hiding
 

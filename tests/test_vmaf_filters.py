@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vmaftune import models as zoo
-from vmaftune.inference import PlaneModel, nr_score, prefilter_plane
+from vmaftune.zoo import registry as zoo
+from vmaftune.zoo.inference import PlaneModel, nr_score, prefilter_plane
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"

@@ -1,6 +1,6 @@
 """vmaftune: per-shot target-quality encoding with FFmpeg, libvmaf and tiny ONNX models."""
 
-from .errors import (
+from vmaftune.errors import (
     InputError,
     InternalError,
     OutputError,

@@ -1,3 +1,3 @@
-from .cli import main
+from vmaftune.cli import main
 
 main()

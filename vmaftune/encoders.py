@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .errors import InternalError, UsageError
+from vmaftune.errors import InternalError, UsageError
 
 HARDWARE_NEEDS = {
     "none": "runs on the CPU",

@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from sources import Source, luma_frames, real_sources
+from torch import nn
 
 FRAMES = 48
 GRID = {"libx264": (16, 24, 30, 36, 42, 48), "libx265": (18, 26, 32, 38, 44, 50)}

@@ -1,4 +1,4 @@
-"""Train vmaf_predictor: from a shot's cheap features (vmaftune.features), the codec and a
+"""Train vmaf_predictor: from a shot's cheap features (vmaftune.zoo.features), the codec and a
 quality setting, the shot's pooled VMAF (mean, vmaf_v0.6.1) at that setting. One model
 serves every target and codec: it predicts the whole VMAF-versus-setting curve.
 
@@ -7,7 +7,7 @@ coefficients, and VMAF(t) = c0 - softplus(c1)*t - softplus(c2)*t^2 for the setti
 normalised to t = setting / knob max in [0, 1], clipped to [0, 100]. The scaler (the
 training features' mean and std) is inside the exported graph: raw features in, VMAF out.
 
-Input row (float32): the FEATURE_NAMES of vmaftune.features in order, then one-hot x264,
+Input row (float32): the FEATURE_NAMES of vmaftune.zoo.features in order, then one-hot x264,
 x265, svtav1, then the setting (CRF). Output: [N, 1] VMAF.
 
 Evaluation is leave-one-source-out: a source is held out with all its augmented
@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from vmaftune.features import FEATURE_NAMES  # noqa: E402
+from vmaftune.zoo.features import FEATURE_NAMES  # noqa: E402
 
 CODECS = ("x264", "x265", "svtav1")
 KNOB_MAX = {"x264": 51.0, "x265": 51.0, "svtav1": 63.0}

@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from sources import luma_frames, real_sources
+from torch import nn
 
 HELD_OUT = ("tree", "vtest")  # never seen in training: the PSNR report is on these
 SEED = 20261122

@@ -31,10 +31,9 @@ import av
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from prefilter import HELD_OUT, SEED, add_noise, psnr
 from sources import real_sources
+from torch import nn
 
 WINDOW = 5
 TRAIN_FRAMES = 60  # consecutive frames per training clip

@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from nr import build, correlations
+from torch import nn
 
 FEATURES = ("integer_adm2", "integer_vif_scale0", "integer_vif_scale1", "integer_vif_scale2",
             "integer_vif_scale3", "integer_motion2")  # fmt: skip

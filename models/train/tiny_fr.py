@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from nr import GRID, build, correlations, load_planes, references
 from sources import luma_frames, real_sources
+from torch import nn
 
 SEED = 20261122
 CROP = 192

@@ -17,10 +17,10 @@ try:  # Typer >= 0.26 vendors click
 except ImportError:  # pragma: no cover - older Typer on real click
     from click import ClickException  # type: ignore[no-redef,import-not-found]
 
-from .. import __version__
-from ..errors import InternalError, OutputError, VmaftuneError
-from . import corpus, doctor, encode, encoders, ladder, models, probe, score, shots
-from .common import Settings
+from vmaftune import __version__
+from vmaftune.cli import corpus, doctor, encode, encoders, ladder, models, probe, score, shots
+from vmaftune.cli.common import Settings
+from vmaftune.errors import InternalError, OutputError, VmaftuneError
 
 app = typer.Typer(
     name="vmaftune",

@@ -12,8 +12,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from ..outputs import atomic_output, check_output
-from ..toolchain import FFmpeg, resolve
+from vmaftune.edges.outputs import atomic_output, check_output
+from vmaftune.edges.toolchain import FFmpeg, resolve
 
 T = TypeVar("T")
 

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
-from .. import corpus
-from ..errors import OutputError, UsageError
-from ..outputs import atomic_output, check_output
-from .common import err, settings
+from vmaftune.cli.common import err, settings
+from vmaftune.edges.outputs import atomic_output, check_output
+from vmaftune.errors import OutputError, UsageError
+from vmaftune.zoo import corpus
 
 app = typer.Typer(help="The predictor's training corpus.", no_args_is_help=True)
 

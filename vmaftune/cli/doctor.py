@@ -8,14 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .. import models as zoo
-from .. import process
-from ..encoders import get, load_all
-from ..errors import InputError, ToolError
-from ..frame_models import cuda_runs
-from ..score import MODELS
-from ..toolchain import ZOO_FILTERS, FFmpeg, patched_ffmpeg, trial_encode
-from .common import out, settings
+from vmaftune.cli.common import out, settings
+from vmaftune.edges import process
+from vmaftune.edges.toolchain import ZOO_FILTERS, FFmpeg, patched_ffmpeg, trial_encode
+from vmaftune.encoders import get, load_all
+from vmaftune.errors import InputError, ToolError
+from vmaftune.steps.score import MODELS
+from vmaftune.zoo import registry as zoo
+from vmaftune.zoo.frame_models import cuda_runs
 
 
 def _model_loads(ffmpeg: FFmpeg, version: str) -> tuple[bool, str]:

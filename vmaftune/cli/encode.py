@@ -9,20 +9,22 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .. import encode as encoding
-from .. import encoders, frame_models, predict
-from ..errors import UsageError
-from ..media import probe
-from ..outputs import check_output
-from ..progress import Progress
-from ..score import DEFAULT_MODEL, POOLS, VmafOptions, score_files
-from ..search import Target
-from ..shots import ShotOptions
-from ..toolchain import patched_ffmpeg
-from . import target
-from .common import Engine, emit, err, fan_out, out, settings
-from .progress_view import frame_progress
-from .shots import Jobs, KeepWork, MaxShot, MinShot, Pool, SearchMethod, Tolerance
+from vmaftune import encoders
+from vmaftune.cli import target
+from vmaftune.cli.common import Engine, emit, err, fan_out, out, settings
+from vmaftune.cli.progress_view import frame_progress
+from vmaftune.cli.shots import Jobs, KeepWork, MaxShot, MinShot, Pool, SearchMethod, Tolerance
+from vmaftune.edges.outputs import check_output
+from vmaftune.edges.progress import Progress
+from vmaftune.edges.toolchain import patched_ffmpeg
+from vmaftune.errors import UsageError
+from vmaftune.steps import encode as encoding
+from vmaftune.steps.decide import predict
+from vmaftune.steps.decide.search import Target
+from vmaftune.steps.probe import probe
+from vmaftune.steps.score import DEFAULT_MODEL, POOLS, VmafOptions, score_files
+from vmaftune.steps.shots import ShotOptions
+from vmaftune.zoo import frame_models
 
 
 def command(

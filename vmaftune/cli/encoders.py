@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..encoders import HARDWARE_NEEDS, Encoder, load_all
-from ..toolchain import Trial, trial_encode
-from .common import out, settings
+from vmaftune.cli.common import out, settings
+from vmaftune.edges.toolchain import Trial, trial_encode
+from vmaftune.encoders import HARDWARE_NEEDS, Encoder, load_all
 
 
 def as_dict(enc: Encoder, built_in: bool, trial: Trial) -> dict[str, Any]:

@@ -20,20 +20,23 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .. import cuts, encoders, hls, join, ladder, pershot, sidecar
-from .. import encode as encoding
-from ..cuts import Frames
-from ..encoders import Encoder
-from ..errors import UsageError
-from ..media import MediaInfo, Timeline, read
-from ..outputs import atomic_folder, check_folder
-from ..score import DEFAULT_MODEL, VmafOptions, require_libvmaf
-from ..search import Target
-from ..shots import Shot, ShotOptions
-from ..toolchain import FFmpeg
-from .common import emit, err, fan_out, out, settings
-from .shots import Jobs, KeepWork, MaxShot, MinShot, Pool, SearchMethod, Tolerance
-from .target import LiveView, event_record
+from vmaftune import encoders
+from vmaftune.cli.common import emit, err, fan_out, out, settings
+from vmaftune.cli.shots import Jobs, KeepWork, MaxShot, MinShot, Pool, SearchMethod, Tolerance
+from vmaftune.cli.target import LiveView, event_record
+from vmaftune.edges.outputs import atomic_folder, check_folder
+from vmaftune.edges.toolchain import FFmpeg
+from vmaftune.encoders import Encoder
+from vmaftune.errors import UsageError
+from vmaftune.steps import cuts, hls, join, sidecar
+from vmaftune.steps import encode as encoding
+from vmaftune.steps import rungs as ladder
+from vmaftune.steps import trial as pershot
+from vmaftune.steps.cuts import Frames
+from vmaftune.steps.decide.search import Target
+from vmaftune.steps.probe import MediaInfo, Timeline, read
+from vmaftune.steps.score import DEFAULT_MODEL, VmafOptions, require_libvmaf
+from vmaftune.steps.shots import Shot, ShotOptions
 
 SCHEMA = "vmaftune.ladder/1"
 

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .. import models as zoo
-from ..errors import InputError
-from .common import out
+from vmaftune.cli.common import out
+from vmaftune.errors import InputError
+from vmaftune.zoo import registry as zoo
 
 app = typer.Typer(
     help="The model zoo: list, show and verify registered models.", no_args_is_help=True

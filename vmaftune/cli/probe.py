@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..media import probe
-from .common import out
+from vmaftune.cli.common import out
+from vmaftune.steps.probe import probe
 
 
 def command(

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..progress import Progress as FFProgress
-from .common import err
+from vmaftune.cli.common import err
+from vmaftune.edges.progress import Progress as FFProgress
 
 
 @contextlib.contextmanager

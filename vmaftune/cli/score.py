@@ -12,8 +12,21 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from ..errors import UsageError
-from ..frame_models import (
+from vmaftune.cli.common import Engine, err, out, settings, stdout_taken, write_report
+from vmaftune.cli.progress_view import frame_progress
+from vmaftune.edges.toolchain import patched_ffmpeg
+from vmaftune.errors import UsageError
+from vmaftune.steps.probe import probe
+from vmaftune.steps.score import (
+    CANONICAL6,
+    DEFAULT_MODEL,
+    POOLS,
+    Score,
+    VmafOptions,
+    pool,
+    score_files,
+)
+from vmaftune.zoo.frame_models import (
     DEFAULT_FR_MODEL,
     DEFAULT_NR_MODEL,
     DEVICES,
@@ -22,11 +35,6 @@ from ..frame_models import (
     nr_video,
     pick_engine,
 )
-from ..media import probe
-from ..score import CANONICAL6, DEFAULT_MODEL, POOLS, Score, VmafOptions, pool, score_files
-from ..toolchain import patched_ffmpeg
-from .common import Engine, err, out, settings, stdout_taken, write_report
-from .progress_view import frame_progress
 
 
 def as_dict(score: Score, reference: Path, distorted: Path) -> dict[str, Any]:
@@ -219,8 +227,8 @@ def command(
 
 def tiny_scores(score: Score, name: str) -> dict[str, Any]:
     """vmaf_tiny over libvmaf's per-frame features, pooled like libvmaf's scores."""
-    from .. import models
-    from ..inference import tiny_vmaf
+    from vmaftune.zoo import registry as models
+    from vmaftune.zoo.inference import tiny_vmaf
 
     loaded = models.load(name, kind="fr")
     matrix = score.feature_matrix()

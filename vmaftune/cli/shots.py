@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..media import read
-from ..shots import ShotOptions, detect
-from .common import out, settings
+from vmaftune.cli.common import out, settings
+from vmaftune.steps.probe import read
+from vmaftune.steps.shots import ShotOptions, detect
 
 MinShot = Annotated[float, typer.Option("--min-shot", help="Shortest shot, seconds.")]
 MaxShot = Annotated[

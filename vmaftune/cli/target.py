@@ -17,21 +17,24 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .. import encode as encoding
-from .. import features, join, pershot, predict, sidecar
-from ..cuts import Cut, Frames
-from ..encoders import Encoder
-from ..errors import UsageError
-from ..media import probe, read
-from ..outputs import atomic_output, check_output
-from ..pershot import Event, ProbeDone, ProbeStart, ShotDone, ShotStart
-from ..score import VmafOptions, plan, require_libvmaf
-from ..score import run as run_score
-from ..search import Target
-from ..shots import Shot, ShotOptions
-from ..toolchain import FFmpeg
-from .common import emit, err, fan_out, out
-from .progress_view import frame_progress
+from vmaftune.cli.common import emit, err, fan_out, out
+from vmaftune.cli.progress_view import frame_progress
+from vmaftune.edges.outputs import atomic_output, check_output
+from vmaftune.edges.toolchain import FFmpeg
+from vmaftune.encoders import Encoder
+from vmaftune.errors import UsageError
+from vmaftune.steps import encode as encoding
+from vmaftune.steps import join, sidecar
+from vmaftune.steps import trial as pershot
+from vmaftune.steps.cuts import Cut, Frames
+from vmaftune.steps.decide import predict
+from vmaftune.steps.decide.search import Target
+from vmaftune.steps.probe import probe, read
+from vmaftune.steps.score import VmafOptions, plan, require_libvmaf
+from vmaftune.steps.score import run as run_score
+from vmaftune.steps.shots import Shot, ShotOptions
+from vmaftune.steps.trial import Event, ProbeDone, ProbeStart, ShotDone, ShotStart
+from vmaftune.zoo import features
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import UsageError
-from .media import MediaInfo
+from vmaftune.errors import UsageError
+from vmaftune.steps.probe import MediaInfo
 
 SCORE_AT = ("source", "rung")
 _RUNG = re.compile(r"^\s*(?:(\d+)x)?(\d+)p?\s*:\s*([0-9]+(?:\.[0-9]+)?)\s*$")

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .errors import OutputError, UsageError
+from vmaftune.errors import OutputError, UsageError
 
 
 def check_output(output: Path, inputs: Iterable[Path], *, force: bool) -> None:

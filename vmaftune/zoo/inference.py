@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import InputError
+from vmaftune.errors import InputError
 
 if TYPE_CHECKING:
     import onnxruntime

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .encoders import QualityKnob
-from .errors import UsageError
+from vmaftune.encoders import QualityKnob
+from vmaftune.errors import UsageError
 
 METHODS = ("interpolate", "bisect")
 POOLS = ("mean", "harmonic", "p5", "min")

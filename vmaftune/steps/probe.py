@@ -15,7 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from vmaftune.errors import InputError
 
 # AVColorTransferCharacteristic values (libavutil/pixfmt.h).
 _TRANSFER_NAMES = {

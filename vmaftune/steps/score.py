@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import process
-from .cuts import Cut
-from .errors import InputError, InternalError, ToolError, UsageError
-from .media import MediaInfo
-from .progress import PROGRESS_ARGS, Progress, ProgressParser
-from .toolchain import FFmpeg
+from vmaftune.edges import process
+from vmaftune.edges.progress import PROGRESS_ARGS, Progress, ProgressParser
+from vmaftune.edges.toolchain import FFmpeg
+from vmaftune.errors import InputError, InternalError, ToolError, UsageError
+from vmaftune.steps.cuts import Cut
+from vmaftune.steps.probe import MediaInfo
 
 # User-facing model names → libvmaf's built-in model versions.
 MODELS = {

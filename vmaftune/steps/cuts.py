@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from . import process
-from .errors import InputError, InternalError, ToolError
-from .media import MediaInfo, Timeline
-from .toolchain import FFmpeg
+from vmaftune.edges import process
+from vmaftune.edges.toolchain import FFmpeg
+from vmaftune.errors import InputError, InternalError, ToolError
+from vmaftune.steps.probe import MediaInfo, Timeline
 
 # Fast and exact enough to tell frames apart: a collision would need two different
 # pictures with equal 128-bit hashes.

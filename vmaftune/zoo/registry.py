@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .encoders import data_dir
-from .errors import InputError, UsageError
+from vmaftune.encoders import data_dir
+from vmaftune.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     import onnxruntime

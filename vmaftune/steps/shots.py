@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import cuts
-from .errors import InputError, UsageError
-from .media import MediaInfo, Timeline, timeline
-from .toolchain import FFmpeg
+from vmaftune.edges.toolchain import FFmpeg
+from vmaftune.errors import InputError, UsageError
+from vmaftune.steps import cuts
+from vmaftune.steps.probe import MediaInfo, Timeline, timeline
 
 THUMB_W, THUMB_H = cuts.THUMB_W, cuts.THUMB_H
 _BINS = 32

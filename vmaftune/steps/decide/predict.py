@@ -15,7 +15,7 @@ resumed run replays them like the search's):
   own stopping rule (a pass within the band, or a pass one grid step below a fail), so a
   RECALIBRATE answer is as tight as a search answer;
 - FALL_BACK: the interval is too wide, the measurement falls outside it, or the corrected
-  encode does not settle the shot: the search (vmaftune.search) takes over with the
+  encode does not settle the shot: the search (vmaftune.steps.decide.search) takes over with the
   points measured.
 """
 
@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import search
-from .encoders import QualityKnob
-from .errors import InputError, UsageError
-from .features import FEATURE_NAMES, ShotFeatures
-from .search import Point, Target
+from vmaftune.encoders import QualityKnob
+from vmaftune.errors import InputError, UsageError
+from vmaftune.steps.decide import search
+from vmaftune.steps.decide.search import Point, Target
+from vmaftune.zoo.features import FEATURE_NAMES, ShotFeatures
 
 GOSPEL = "GOSPEL"
 RECALIBRATE = "RECALIBRATE"
@@ -73,7 +73,7 @@ class CurveModel:
     """The predictor's session and its calibration, from the registry."""
 
     def __init__(self, name: str = DEFAULT_MODEL) -> None:
-        from . import models
+        from vmaftune.zoo import registry as models
 
         loaded = models.load(name, kind="predictor")
         if loaded.entry is None:

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import process
-from .errors import ToolError
-from .media import MediaInfo
-from .shots import Shot
-from .toolchain import FFmpeg
+from vmaftune.edges import process
+from vmaftune.edges.toolchain import FFmpeg
+from vmaftune.errors import ToolError
+from vmaftune.steps.probe import MediaInfo
+from vmaftune.steps.shots import Shot
 
 PROBE_WIDTH = 320
 PROBE_CRFS = (20, 28, 36)  # the middle one also gives the key/inter frame split

@@ -15,10 +15,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, OutputError, ToolError
-from .media import Timeline
-from .outputs import atomic_output
-from .shots import Shot
+from vmaftune.edges.outputs import atomic_output
+from vmaftune.errors import InputError, OutputError, ToolError
+from vmaftune.steps.probe import Timeline
+from vmaftune.steps.shots import Shot
 
 
 def _video_packets(path: Path) -> list[Any]:

@@ -24,20 +24,22 @@ from typing import Any
 
 import numpy as np
 
-from . import cuts, predict, process, search
-from .cuts import Cut, Frames
-from .encoders import Encoder
-from .errors import InternalError, OutputError, ToolError
-from .journal import Journal
-from .media import MediaInfo, Timeline, probe
-from .outputs import atomic_output
-from .predict import ShotPrediction
-from .score import Pooled, Score, VmafOptions, plan
-from .score import pool as pool_values
-from .score import run as run_score
-from .search import Point, Target
-from .shots import Shot, ShotOptions, detect
-from .toolchain import FFmpeg
+from vmaftune.edges import process
+from vmaftune.edges.outputs import atomic_output
+from vmaftune.edges.toolchain import FFmpeg
+from vmaftune.encoders import Encoder
+from vmaftune.errors import InternalError, OutputError, ToolError
+from vmaftune.steps import cuts
+from vmaftune.steps.cuts import Cut, Frames
+from vmaftune.steps.decide import predict, search
+from vmaftune.steps.decide.predict import ShotPrediction
+from vmaftune.steps.decide.search import Point, Target
+from vmaftune.steps.probe import MediaInfo, Timeline, probe
+from vmaftune.steps.score import Pooled, Score, VmafOptions, plan
+from vmaftune.steps.score import pool as pool_values
+from vmaftune.steps.score import run as run_score
+from vmaftune.steps.shots import Shot, ShotOptions, detect
+from vmaftune.work.journal import Journal
 
 # How far a frame's VMAF in the whole-file pass may lie from the same frame's in the shot's
 # accepted probe.

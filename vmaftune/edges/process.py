@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .errors import ProcessError, ToolError
+from vmaftune.errors import ProcessError, ToolError
 
 log = logging.getLogger("vmaftune")
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .encoders import Encoder
-from .media import MediaInfo
-from .pershot import Probe, ShotResult
-from .score import Pooled
-from .search import Target
+from vmaftune.encoders import Encoder
+from vmaftune.steps.decide.search import Target
+from vmaftune.steps.probe import MediaInfo
+from vmaftune.steps.score import Pooled
+from vmaftune.steps.trial import Probe, ShotResult
 
 SCHEMA = "vmaftune.shots/1"
 

@@ -17,8 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import process
-from .errors import ToolError
+from vmaftune.edges import process
+from vmaftune.errors import ToolError
 
 log = logging.getLogger("vmaftune")
 
@@ -124,10 +124,10 @@ ZOO_FILTERS = ("vmaf_pre", "vmaf_post", "vmaf_pre_temporal", "vmaf_tiny")
 def patched_ffmpeg() -> FFmpeg | None:
     """The FFmpeg with all our filters (ZOO_FILTERS): $VMAFTUNE_PATCHED_FFMPEG, else the
     checkout's build/ffmpeg from `make ffmpeg`. None when neither runs or lacks the filters;
-    the models then run in Python (vmaftune.inference)."""
+    the models then run in Python (vmaftune.zoo.inference)."""
     env = os.environ.get(ENV_PATCHED)
     candidates = [(env, f"${ENV_PATCHED}")] if env else []
-    built = Path(__file__).resolve().parent.parent / "build" / "ffmpeg" / "bin" / "ffmpeg"
+    built = Path(__file__).resolve().parents[2] / "build" / "ffmpeg" / "bin" / "ffmpeg"
     candidates.append((str(built), "make ffmpeg"))
     for candidate, origin in candidates:
         try:

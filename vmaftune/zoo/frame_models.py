@@ -3,7 +3,7 @@
 
 Two engines, one result. With the patched FFmpeg (`make ffmpeg`, found by
 `toolchain.patched_ffmpeg`) its filters run the model inside FFmpeg; without it, PyAV
-(or, for the two-input vmaf_tiny, the bundled FFmpeg) decodes, `vmaftune.inference` does
+(or, for the two-input vmaf_tiny, the bundled FFmpeg) decodes, `vmaftune.zoo.inference` does
 the filters' arithmetic in onnxruntime, and the frames go on to the bundled FFmpeg. Both
 engines run the bytes that `models.load` verified: they are written into a private folder
 and the filter is pointed at that copy, so no engine can run a file that changed after
@@ -27,13 +27,14 @@ from typing import IO, TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from . import models, process
-from .errors import InputError, ProcessError, ToolError, UsageError, VmaftuneError
-from .inference import PlaneModel, fr_score, nr_score, prefilter_plane, temporal_plane
-from .media import MediaInfo
-from .progress import PROGRESS_ARGS, Progress, ProgressParser
-from .score import Pooled, pool
-from .toolchain import FFmpeg
+from vmaftune.edges import process
+from vmaftune.edges.progress import PROGRESS_ARGS, Progress, ProgressParser
+from vmaftune.edges.toolchain import FFmpeg
+from vmaftune.errors import InputError, ProcessError, ToolError, UsageError, VmaftuneError
+from vmaftune.steps.probe import MediaInfo
+from vmaftune.steps.score import Pooled, pool
+from vmaftune.zoo import registry as models
+from vmaftune.zoo.inference import PlaneModel, fr_score, nr_score, prefilter_plane, temporal_plane
 
 if TYPE_CHECKING:
     import av

@@ -11,13 +11,13 @@ from functools import cache
 from pathlib import Path
 from typing import IO
 
-from . import process
-from .encoders import HARDWARE_NEEDS, Encoder
-from .errors import InternalError, ToolError
-from .media import MediaInfo, probe
-from .outputs import atomic_output
-from .progress import PROGRESS_ARGS, Progress, ProgressParser
-from .toolchain import FFmpeg, trial_encode
+from vmaftune.edges import process
+from vmaftune.edges.outputs import atomic_output
+from vmaftune.edges.progress import PROGRESS_ARGS, Progress, ProgressParser
+from vmaftune.edges.toolchain import FFmpeg, trial_encode
+from vmaftune.encoders import HARDWARE_NEEDS, Encoder
+from vmaftune.errors import InternalError, ToolError
+from vmaftune.steps.probe import MediaInfo, probe
 
 
 @dataclass(frozen=True)

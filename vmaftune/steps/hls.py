@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import OutputError, ToolError
-from .join import check_headers, retimed
-from .media import Timeline
-from .shots import Shot
+from vmaftune.errors import OutputError, ToolError
+from vmaftune.steps.join import check_headers, retimed
+from vmaftune.steps.probe import Timeline
+from vmaftune.steps.shots import Shot
 
 INIT = "init.mp4"
 PLAYLIST = "index.m3u8"
