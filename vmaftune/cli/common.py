@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from vmaftune.edges.outputs import atomic_output, check_output
 from vmaftune.edges.toolchain import FFmpeg, resolve
-
-T = TypeVar("T")
-
-Engine = Annotated[
-    str,
-    typer.Option(
-        help="Where zoo models run: auto (the patched FFmpeg's filters when present, else "
-        "Python), ffmpeg or python. Both give the same frames and scores."
-    ),
-]
 
 # Results go to stdout; progress, notes and logs to stderr, so stdout stays parseable.
 out = Console(highlight=False)
@@ -48,17 +37,6 @@ def settings(ctx: typer.Context) -> Settings:
         obj = Settings()
         ctx.find_root().obj = obj
     return obj
-
-
-def fan_out(*hooks: Callable[[T], None] | None) -> Callable[[T], None]:
-    """One callback that calls each given hook in turn; None entries are skipped."""
-    live = [h for h in hooks if h is not None]
-
-    def call(item: T) -> None:
-        for h in live:
-            h(item)
-
-    return call
 
 
 def emit(event: dict[str, Any]) -> None:

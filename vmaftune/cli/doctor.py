@@ -15,7 +15,7 @@ from vmaftune.encoders import get, load_all
 from vmaftune.errors import InputError, ToolError
 from vmaftune.steps.score import MODELS
 from vmaftune.zoo import registry as zoo
-from vmaftune.zoo.frame_models import cuda_runs
+from vmaftune.zoo.engines import cuda_runs
 
 
 def _model_loads(ffmpeg: FFmpeg, version: str) -> tuple[bool, str]:

@@ -1,67 +1,108 @@
-"""`vmaftune encode INPUT -o OUT`: one encode at one setting, then its VMAF."""
+"""`vmaftune encode INPUT -o OUT`: one encode at one setting, or per shot to a target VMAF
+(`--target-vmaf`). Options become a request for vmaftune.run.once or vmaftune.run.target;
+their events and result are rendered here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from vmaftune import encoders
-from vmaftune.cli import target
-from vmaftune.cli.common import Engine, emit, err, fan_out, out, settings
-from vmaftune.cli.progress_view import frame_progress
-from vmaftune.cli.shots import Jobs, KeepWork, MaxShot, MinShot, Pool, SearchMethod, Tolerance
-from vmaftune.edges.outputs import check_output
-from vmaftune.edges.progress import Progress
-from vmaftune.edges.toolchain import patched_ffmpeg
+from vmaftune.cli.common import emit, out, settings
+from vmaftune.cli.options import (
+    AsJson,
+    Codec,
+    Engine,
+    Jobs,
+    KeepWork,
+    MaxShot,
+    MinShot,
+    PixFmt,
+    Pool,
+    Preset,
+    SearchMethod,
+    Tolerance,
+)
+from vmaftune.cli.render import Renderer
 from vmaftune.errors import UsageError
-from vmaftune.steps import encode as encoding
-from vmaftune.steps.decide import predict
-from vmaftune.steps.decide.search import Target
-from vmaftune.steps.probe import probe
-from vmaftune.steps.score import DEFAULT_MODEL, POOLS, VmafOptions, score_files
-from vmaftune.steps.shots import ShotOptions
-from vmaftune.zoo import frame_models
+from vmaftune.run.once import OnceRequest, OnceResult, encode_once
+from vmaftune.run.target import TargetRequest, TargetResult, encode_target
+from vmaftune.steps import sidecar
+from vmaftune.steps.decide.predict import MAX_HALF_WIDTH
+from vmaftune.steps.score import DEFAULT_VMAF_MODEL, POOLS
+from vmaftune.zoo.predictor import DEFAULT_PREDICTOR
+
+Quality = Annotated[
+    float | None,
+    typer.Option(
+        "--crf", "--cq", "--quality", "-q",
+        help="Quality setting: CRF (x264, x265, SVT-AV1), CQ (NVENC), global_quality "
+        "(QSV). Default: the encoder's.",
+    ),
+]  # fmt: skip
+TargetVmaf = Annotated[
+    float | None,
+    typer.Option(
+        "--target-vmaf", "-t",
+        help="Per-shot mode: for each shot, the cheapest setting whose pooled VMAF "
+        "reaches this target.",
+    ),
+]  # fmt: skip
+Pre = Annotated[
+    str | None,
+    typer.Option(
+        "--pre",
+        help="Pre-filter the video before the encoder: vmaf_pre=model=ID|PATH"
+        "[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto], or the 5-frame "
+        "vmaf_pre_temporal=model=ID|PATH with the same options. VMAF is "
+        "still measured against the unfiltered INPUT.",
+    ),
+]
+Mode = Annotated[
+    str,
+    typer.Option(
+        help="Per-shot mode: search (probe settings until one fits) or predict (the "
+        "zoo's predictor picks the setting, one encode verifies it; see docs/cli.md)."
+    ),
+]
+Predictor = Annotated[str, typer.Option(help="The predictor for --mode predict (registry id).")]
+Verify = Annotated[
+    str,
+    typer.Option(
+        help="--mode predict: all (score every shot), or sample:K (score K shots spread "
+        "across complexity; when all K are GOSPEL, encode the others at their predicted "
+        "setting unscored)."
+    ),
+]
+MaxInterval = Annotated[
+    float,
+    typer.Option(
+        "--max-interval",
+        help="--mode predict: the widest predicted interval (half-width, VMAF) that a "
+        "measurement may RECALIBRATE; wider goes straight to the search.",
+    ),
+]
 
 
 def command(
     ctx: typer.Context,
     input: Annotated[Path, typer.Argument(help="Source video.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Encoded file to write.")],
-    codec: Annotated[str, typer.Option("--codec", "-c", help="See `vmaftune encoders`.")],
-    crf: Annotated[
-        float | None,
-        typer.Option(
-            "--crf",
-            "--cq",
-            "--quality",
-            "-q",
-            help="Quality setting: CRF (x264, x265, SVT-AV1), CQ (NVENC), global_quality "
-            "(QSV). Default: the encoder's.",
-        ),
-    ] = None,
-    preset: Annotated[str | None, typer.Option(help="Encoder preset.")] = None,
-    pix_fmt: Annotated[
-        str | None, typer.Option("--pix-fmt", help="Output pixel format (10-bit: *10le).")
-    ] = None,
+    codec: Codec,
+    crf: Quality = None,
+    preset: Preset = None,
+    pix_fmt: PixFmt = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace OUT if it exists.")] = False,
     audio: Annotated[bool, typer.Option(help="Copy the source's audio.")] = True,
     vmaf: Annotated[bool, typer.Option(help="Score OUT against INPUT.")] = True,
-    model: Annotated[str, typer.Option(help="VMAF model for the score.")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option(help="VMAF model for the score.")] = DEFAULT_VMAF_MODEL,
     threads: Annotated[int, typer.Option(help="libvmaf threads; 0 = one per core.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="NDJSON events on stdout.")] = False,
-    target_vmaf: Annotated[
-        float | None,
-        typer.Option(
-            "--target-vmaf",
-            "-t",
-            help="Per-shot mode: for each shot, the cheapest setting whose pooled VMAF "
-            "reaches this target.",
-        ),
-    ] = None,
+    as_json: AsJson = False,
+    target_vmaf: TargetVmaf = None,
     pool: Pool = "mean",
     tolerance: Tolerance = 0.5,
     search_method: SearchMethod = "interpolate",
@@ -69,139 +110,90 @@ def command(
     keep_work: KeepWork = False,
     min_shot: MinShot = 1.0,
     max_shot: MaxShot = 10.0,
-    pre: Annotated[
-        str | None,
-        typer.Option(
-            "--pre",
-            help="Pre-filter the video before the encoder: vmaf_pre=model=ID|PATH"
-            "[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto], or the 5-frame "
-            "vmaf_pre_temporal=model=ID|PATH with the same options. VMAF is "
-            "still measured against the unfiltered INPUT.",
-        ),
-    ] = None,
+    pre: Pre = None,
     engine: Engine = "auto",
-    mode: Annotated[
-        str,
-        typer.Option(
-            help="Per-shot mode: search (probe settings until one fits) or predict (the "
-            "zoo's predictor picks the setting, one encode verifies it; see docs/cli.md)."
-        ),
-    ] = "search",
-    predictor: Annotated[
-        str, typer.Option(help="The predictor for --mode predict (registry id).")
-    ] = "vmaf_predictor",
-    verify: Annotated[
-        str,
-        typer.Option(
-            help="--mode predict: all (score every shot), or sample:K (score K shots spread "
-            "across complexity; when all K are GOSPEL, encode the others at their predicted "
-            "setting unscored)."
-        ),
-    ] = "all",
-    max_interval: Annotated[
-        float,
-        typer.Option(
-            "--max-interval",
-            help="--mode predict: the widest predicted interval (half-width, VMAF) that a "
-            "measurement may RECALIBRATE; wider goes straight to the search.",
-        ),
-    ] = predict.MAX_HALF_WIDTH,
+    mode: Mode = "search",
+    predictor: Predictor = DEFAULT_PREDICTOR,
+    verify: Verify = "all",
+    max_interval: MaxInterval = MAX_HALF_WIDTH,
 ) -> None:
     """Encode INPUT with one quality setting, or per shot to a target VMAF (--target-vmaf);
     report size, bitrate and VMAF. OUT is written under a temporary name and renamed when
     complete."""
-    encoder = encoders.get(codec)
-    prefilter = frame_models.PreFilter.parse(pre) if pre is not None else None
-    if target_vmaf is not None:
-        if crf is not None:
-            raise UsageError("--crf and --target-vmaf exclude each other")
-        if prefilter is not None:
-            raise UsageError(
-                "--pre works with one setting (--crf) for now; per-shot encodes (--target-vmaf) "
-                "cut the source directly"
-            )
-        request = target.Request(
-            input=input, output=output, encoder=encoder, preset=encoder.pick_preset(preset),
-            pix_fmt=pix_fmt, target=Target(target_vmaf, tolerance, pool, search_method),
-            shots=ShotOptions(min_shot, max_shot), model=model, jobs=jobs,
-            keep_work=keep_work, force=force, audio=audio, as_json=as_json,
-            mode=mode, predictor=predictor, verify=verify, max_interval=max_interval,
+    ffmpeg = settings(ctx).ffmpeg
+    if target_vmaf is None:
+        request = OnceRequest(
+            input=input, output=output, codec=codec, quality=crf, preset=preset,
+            pix_fmt=pix_fmt, force=force, audio=audio, vmaf=vmaf, model=model,
+            threads=threads, pre=pre, engine=engine,
         )  # fmt: skip
-        target.run(settings(ctx).ffmpeg(), request)
+        render = Renderer(as_json=as_json, progress_json=True)
+        try:
+            once = encode_once(request, ffmpeg()).wait(render)
+        finally:
+            render.close()
+        _once_done(once, as_json)
         return
-    value = encoder.quality.check(encoder.quality.default if crf is None else crf, encoder.name)
-    chosen_preset = encoder.pick_preset(preset)
-    options = VmafOptions(model=model, threads=threads).checked()
-    check_output(output, [input], force=force)
-    source = probe(input)
-    chosen_pix_fmt = encoder.pick_pix_fmt(pix_fmt, source.bit_depth)
-    ffmpeg = settings(ctx).ffmpeg()
-    encoding.require_encoder(ffmpeg, encoder, chosen_pix_fmt)
-    feed = None
-    if prefilter is not None:
-        runner = frame_models.pick_engine(engine, patched_ffmpeg())
-        work_fmt = frame_models.work_pix_fmt(chosen_pix_fmt, source.bit_depth)
-        feed = frame_models.pre_feed(source, prefilter, work_fmt, runner)
-        err.print(
-            f"pre-filter: {prefilter.spec()} at {work_fmt} via "
-            f"{'the patched FFmpeg ' + str(runner.path) if runner else 'Python onnxruntime'}",
-            markup=False,
+    if crf is not None:
+        raise UsageError("--crf and --target-vmaf exclude each other")
+    if pre is not None:
+        raise UsageError(
+            "--pre works with one setting (--crf) for now; per-shot encodes (--target-vmaf) "
+            "cut the source directly"
         )
-    spec = encoding.EncodeSpec(
-        source=source,
-        output=output,
-        encoder=encoder,
-        value=value,
-        preset=chosen_preset,
-        pix_fmt=chosen_pix_fmt,
-        audio=audio and source.has_audio,
-        piped=feed is not None,
-    )
-    total = source.frame_count
+    target = TargetRequest(
+        input=input, output=output, codec=codec, target_vmaf=target_vmaf, preset=preset,
+        pix_fmt=pix_fmt, pool=pool, tolerance=tolerance, search=search_method,
+        min_shot=min_shot, max_shot=max_shot, model=model, jobs=jobs, keep_work=keep_work,
+        force=force, audio=audio, mode=mode, predictor=predictor, verify=verify,
+        max_interval=max_interval, command=("vmaftune", *sys.argv[1:]),
+    )  # fmt: skip
+    render = Renderer(as_json=as_json)
+    try:
+        result = encode_target(target, ffmpeg()).wait(render)
+    finally:
+        render.close()
+    _target_done(result, as_json)
 
-    def progress_event(stage: str) -> Callable[[Progress], None]:
-        def send(p: Progress) -> None:
-            emit({"type": "progress", "stage": stage, "frame": p.frame, "total": total,
-                  "out_time": p.out_time, "speed": p.speed})  # fmt: skip
 
-        return send
-
+def _once_done(r: OnceResult, as_json: bool) -> None:
+    o = r.output
+    pooled = {name: r.vmaf.get(name) for name in POOLS} if r.vmaf else None
     if as_json:
-        emit({"type": "encode-start", "input": str(input), "output": str(output),
-              "encoder": encoder.name, encoder.quality.name: value, "preset": chosen_preset,
-              "pix_fmt": chosen_pix_fmt, "frames": total})  # fmt: skip
-    with frame_progress("encode", total) as bar:
-        hook = fan_out(bar, progress_event("encode") if as_json else None)
-        result = encoding.run(ffmpeg, spec, on_progress=hook, feed=feed)
-    encoded = result.output
-    summary = {
-        "type": "encoded",
-        "output": str(output),
-        "bytes": encoded.file_bytes,
-        "video_bitrate": round(encoded.video_bitrate),
-        "frames": encoded.frame_count,
-        "seconds": round(result.seconds, 3),
-    }
-    if as_json:
-        emit(summary)
-    pooled = None
-    if vmaf:
-        with frame_progress("VMAF", total) as bar:
-            hook = fan_out(bar, progress_event("score") if as_json else None)
-            score = score_files(ffmpeg, source, encoded, options, on_progress=hook)
-        pooled = {name: score.pooled.get(name) for name in POOLS}
-        for note in score.notes:
-            err.print(f"note: {note}", markup=False)
-    if as_json:
-        emit({**summary, "type": "done", "encoder": encoder.name,
-              encoder.quality.name: value, "vmaf": pooled})  # fmt: skip
+        emit({"type": "done", "output": str(o.path), "bytes": o.file_bytes,
+              "video_bitrate": round(o.video_bitrate), "frames": o.frame_count,
+              "seconds": round(r.seconds, 3), "encoder": r.encoder, r.knob: r.setting,
+              "vmaf": pooled})  # fmt: skip
         return
-    table = Table(show_header=False, box=None, title=f"{output.name}")
-    setting = f"{encoder.quality.option} {encoder.quality.render(value)}"
-    table.add_row("encoder", f"{encoder.name} {setting} preset {chosen_preset} {chosen_pix_fmt}")
-    table.add_row("size", f"{encoded.file_bytes / 1e6:.3f} MB")
-    table.add_row("video bitrate", f"{encoded.video_bitrate / 1000:.1f} kb/s")
-    table.add_row("frames", f"{encoded.frame_count} in {result.seconds:.1f} s")
+    table = Table(show_header=False, box=None, title=f"{o.path.name}")
+    knob = encoders.get(r.encoder).quality
+    setting = f"{knob.option} {knob.render(r.setting)}"
+    table.add_row("encoder", f"{r.encoder} {setting} preset {r.preset} {r.pix_fmt}")
+    table.add_row("size", f"{o.file_bytes / 1e6:.3f} MB")
+    table.add_row("video bitrate", f"{o.video_bitrate / 1000:.1f} kb/s")
+    table.add_row("frames", f"{o.frame_count} in {r.seconds:.1f} s")
     if pooled:
         table.add_row("VMAF", "  ".join(f"{k} {v:.2f}" for k, v in pooled.items()))
+    out.print(table)
+
+
+def _target_done(r: TargetResult, as_json: bool) -> None:
+    doc: dict[str, Any] = r.document
+    o, t = doc["output"], doc["totals"]
+    if as_json:
+        emit({"type": "done", "output": str(r.output), **t, "bytes": o["bytes"],
+              "video_bitrate": o["video_bitrate"], "frames": o["frames"], "vmaf": o["vmaf"],
+              "sidecars": [str(p) for p in r.sidecars]})  # fmt: skip
+        return
+    e, target = doc["encoder"], doc["target"]
+    table = Table(show_header=False, box=None, title=r.output.name)
+    table.add_row("encoder", f"{e['name']} preset {e['preset']}, target VMAF "
+                  f"{target['vmaf']:g} ({target['pool']})")  # fmt: skip
+    table.add_row("shots", f"{t['shots']} ({t['probes']} probes, {t['encodes']} encoded now)")
+    table.add_row("size", f"{o['bytes'] / 1e6:.3f} MB, {o['video_bitrate'] / 1000:.1f} kb/s")
+    v = o["vmaf"]
+    table.add_row("VMAF", f"mean {v['mean']:.2f}  harmonic {v['harmonic_mean']:.2f}  "
+                  f"p5 {v['p5']:.2f}  min {v['min']:.2f}")  # fmt: skip
+    table.add_row("sidecars", ", ".join(str(p.name) for p in sidecar.paths(r.output)))
+    table.add_row("time", f"{t['seconds']:.1f} s")
     out.print(table)

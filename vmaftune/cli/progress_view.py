@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vmaftune.cli.common import err
-from vmaftune.edges.progress import Progress as FFProgress
+from vmaftune.run.events import Progress as FFProgress
 
 
 @contextlib.contextmanager

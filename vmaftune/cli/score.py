@@ -8,33 +8,16 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.table import Table
 
-from vmaftune.cli.common import Engine, err, out, settings, stdout_taken, write_report
-from vmaftune.cli.progress_view import frame_progress
-from vmaftune.edges.toolchain import patched_ffmpeg
+from vmaftune.cli.common import err, out, settings, stdout_taken, write_report
+from vmaftune.cli.options import Engine
+from vmaftune.cli.render import Renderer
 from vmaftune.errors import UsageError
-from vmaftune.steps.probe import probe
-from vmaftune.steps.score import (
-    CANONICAL6,
-    DEFAULT_MODEL,
-    POOLS,
-    Score,
-    VmafOptions,
-    pool,
-    score_files,
-)
-from vmaftune.zoo.frame_models import (
-    DEFAULT_FR_MODEL,
-    DEFAULT_NR_MODEL,
-    DEVICES,
-    NrScore,
-    fr_video,
-    nr_video,
-    pick_engine,
-)
+from vmaftune.run.score import ScoreRequest, ScoreResult, score
+from vmaftune.steps.score import CANONICAL6, DEFAULT_VMAF_MODEL, POOLS, Score, pool
+from vmaftune.zoo.scores import DEFAULT_FR_MODEL, DEFAULT_NR_MODEL, ModelScore
 
 
 def as_dict(score: Score, reference: Path, distorted: Path) -> dict[str, Any]:
@@ -69,7 +52,7 @@ def as_csv(score: Score) -> str:
     return buf.getvalue()
 
 
-def nr_dict(nr: NrScore, video: Path, kind: str = "nr-score") -> dict[str, Any]:
+def nr_dict(nr: ModelScore, video: Path, kind: str = "nr-score") -> dict[str, Any]:
     return {
         "type": kind,
         "video": str(video),
@@ -91,7 +74,7 @@ def command(
     ] = None,
     model: Annotated[
         str, typer.Option(help="vmaf_v0.6.1, vmaf_4k or vmaf_v0.6.1neg.")
-    ] = DEFAULT_MODEL,
+    ] = DEFAULT_VMAF_MODEL,
     threads: Annotated[int, typer.Option(help="libvmaf threads; 0 = one per core.")] = 0,
     subsample: Annotated[int, typer.Option(help="Score every Nth frame.")] = 1,
     align: Annotated[
@@ -145,58 +128,51 @@ def command(
     libvmaf filter takes them); with --nr, also the zoo's no-reference estimate."""
     if json_dest == "-" and csv_dest == "-":
         raise UsageError("--json - and --csv - cannot both use stdout")
-    if distorted is None:
-        if not nr:
-            raise UsageError("score needs REF and DIST (or --nr and one video)")
-        if csv_dest:
-            raise UsageError("--csv holds libvmaf's features; with --nr alone use --json")
-    if tiny and (distorted is None or model == "vmaf_v0.6.1neg"):
-        raise UsageError(
-            "--tiny needs REF and DIST and libvmaf's plain features (not vmaf_v0.6.1neg)"
-        )
-    if tiny_fr and distorted is None:
-        raise UsageError("--tiny-fr needs REF and DIST")
-    if device not in DEVICES:
-        raise UsageError(f"--device must be cpu, cuda or auto, not {device!r}")
+    if distorted is None and nr and csv_dest:
+        raise UsageError("--csv holds libvmaf's features; with --nr alone use --json")
+    request = ScoreRequest(
+        reference=reference, distorted=distorted, model=model, threads=threads,
+        subsample=subsample, align=align, nr=nr, nr_model=nr_model, device=device,
+        engine=engine, tiny=tiny, tiny_model=tiny_model, tiny_fr=tiny_fr,
+        tiny_fr_model=tiny_fr_model,
+    )  # fmt: skip
+    # The libvmaf pass needs FFmpeg; the no-reference model alone does not.
+    ffmpeg = settings(ctx).ffmpeg() if distorted is not None else None
+    render = Renderer(as_json=False)
+    try:
+        result = score(request, ffmpeg).wait(render)
+    finally:
+        render.close()
     protect = [p for p in (reference, distorted) if p is not None]
-    nr_result = None
-    if nr:
-        video = distorted or reference
-        info = probe(video)
-        runner = pick_engine(engine, patched_ffmpeg())
-        with frame_progress("NR", info.frame_count) as update:
-            nr_result = nr_video(info, nr_model, runner, device=device, on_progress=update)
-        if distorted is None:
-            _report_nr(nr_result, video, json_dest, protect)
-            return
+    if result.vmaf is None:
+        assert result.nr is not None
+        _report_nr(result.nr, reference, json_dest, protect)
+        return
     assert distorted is not None
-    ffmpeg = settings(ctx).ffmpeg()
-    ref = probe(reference)
-    dis = probe(distorted)
-    options = VmafOptions(model=model, threads=threads, subsample=subsample)
-    with frame_progress("VMAF", ref.frame_count) as update:
-        score = score_files(ffmpeg, ref, dis, options, align=align, on_progress=update)
-    tiny_result = tiny_scores(score, tiny_model) if tiny else None
-    fr_result = None
-    if tiny_fr:
-        runner = pick_engine(engine, patched_ffmpeg())
-        fr_result = fr_video(ref, dis, tiny_fr_model, runner, ffmpeg, device=device)
+    _report(result, reference, distorted, json_dest, csv_dest, protect)
+
+
+def _report(
+    result: ScoreResult, reference: Path, distorted: Path, json_dest: str | None,
+    csv_dest: str | None, protect: list[Path],
+) -> None:  # fmt: skip
+    vmaf, tiny_result, nr_result, fr_result = result.vmaf, result.tiny, result.nr, result.tiny_fr
+    assert vmaf is not None
     if json_dest:
-        data = as_dict(score, reference, distorted)
+        data = as_dict(vmaf, reference, distorted)
         if tiny_result is not None:
             data["tiny"] = tiny_result
         if nr_result is not None:
             data["nr"] = nr_dict(nr_result, distorted)
         if fr_result is not None:
             data["tiny_fr"] = nr_dict(fr_result, distorted, "tiny-fr-score")
-        text = json.dumps(data, indent=1) + "\n"
-        write_report(json_dest, text, protect=protect)
+        write_report(json_dest, json.dumps(data, indent=1) + "\n", protect=protect)
     if csv_dest:
-        write_report(csv_dest, as_csv(score), protect=protect)
+        write_report(csv_dest, as_csv(vmaf), protect=protect)
     console = err if stdout_taken(json_dest, csv_dest) else out
-    for note in score.notes:
+    for note in vmaf.notes:
         err.print(f"note: {note}", markup=False)
-    table = Table(title=f"VMAF ({score.model}) of {distorted.name} vs {reference.name}")
+    table = Table(title=f"VMAF ({vmaf.model}) of {distorted.name} vs {reference.name}")
     table.add_column("pool")
     table.add_column("VMAF", justify="right")
     if tiny_result is not None:
@@ -206,7 +182,7 @@ def command(
     if fr_result is not None:
         table.add_column(fr_result.model, justify="right")
     for name in POOLS:
-        row = [name, f"{score.pooled.get(name):.3f}"]
+        row = [name, f"{vmaf.pooled.get(name):.3f}"]
         if tiny_result is not None:
             row.append(f"{tiny_result['pooled'][name]:.3f}")
         if nr_result is not None:
@@ -214,7 +190,7 @@ def command(
         if fr_result is not None:
             row.append(f"{fr_result.pooled.get(name):.3f}")
         table.add_row(*row)
-    table.caption = f"{len(score.frames)} frames scored"
+    table.caption = f"{len(vmaf.frames)} frames scored"
     if tiny_result is not None:
         agree = tiny_result["agreement"]
         table.caption += f"; {tiny_result['model']} vs libvmaf per frame: RMSE {agree['rmse']:.3f}"
@@ -225,28 +201,7 @@ def command(
     console.print(table)
 
 
-def tiny_scores(score: Score, name: str) -> dict[str, Any]:
-    """vmaf_tiny over libvmaf's per-frame features, pooled like libvmaf's scores."""
-    from vmaftune.zoo import registry as models
-    from vmaftune.zoo.inference import tiny_vmaf
-
-    loaded = models.load(name, kind="fr")
-    matrix = score.feature_matrix()
-    values = tiny_vmaf(loaded.session(), name, matrix[:, 1:])
-    pooled = pool(values)
-    diff = values - matrix[:, 0]
-    return {
-        "model": name,
-        "pooled": {p: pooled.get(p) for p in POOLS},
-        "agreement": {
-            "rmse": float(np.sqrt(np.mean(diff**2))),
-            "max_abs": float(np.max(np.abs(diff))),
-        },
-        "frames": [round(float(v), 6) for v in values],
-    }
-
-
-def _report_nr(nr: NrScore, video: Path, json_dest: str | None, protect: list[Path]) -> None:
+def _report_nr(nr: ModelScore, video: Path, json_dest: str | None, protect: list[Path]) -> None:
     if json_dest:
         write_report(json_dest, json.dumps(nr_dict(nr, video), indent=1) + "\n", protect=protect)
     console = err if stdout_taken(json_dest) else out

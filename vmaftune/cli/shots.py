@@ -10,28 +10,9 @@ import typer
 from rich.table import Table
 
 from vmaftune.cli.common import out, settings
+from vmaftune.cli.options import MaxShot, MinShot, Sensitivity
 from vmaftune.steps.probe import read
 from vmaftune.steps.shots import ShotOptions, detect
-
-MinShot = Annotated[float, typer.Option("--min-shot", help="Shortest shot, seconds.")]
-MaxShot = Annotated[
-    float, typer.Option("--max-shot", help="Longest shot, seconds; longer shots are split.")
-]
-Sensitivity = Annotated[
-    float, typer.Option(help="Hard-cut threshold: times the local median change.")
-]
-
-
-# Options of every per-shot search command (encode --target-vmaf, ladder).
-Pool = Annotated[str, typer.Option(help="Per-shot pooling: mean, harmonic, p5, min.")]
-Tolerance = Annotated[
-    float, typer.Option(help="Stop once a shot is at most this far above the target.")
-]
-SearchMethod = Annotated[str, typer.Option("--search", help="interpolate or bisect.")]
-Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Shots at once; 0 = cores.")]
-KeepWork = Annotated[
-    bool, typer.Option("--keep-work", help="Keep the work folder and every segment.")
-]
 
 
 def command(

@@ -29,7 +29,7 @@ class EncodeSpec:
     preset: str
     pix_fmt: str
     audio: bool = True  # copy the source's audio streams
-    # The video arrives pre-filtered as NUT on stdin (frame_models.pre_feed); audio and
+    # The video arrives pre-filtered as NUT on stdin (zoo.prefilter.pre_feed); audio and
     # metadata still come from the source.
     piped: bool = False
 

@@ -37,14 +37,16 @@ MODELS = {
     "vmaf_4k_v0.6.1": "vmaf_4k_v0.6.1",
     "vmaf_v0.6.1neg": "vmaf_v0.6.1neg",
 }
-DEFAULT_MODEL = "vmaf_v0.6.1"
+DEFAULT_VMAF_MODEL = "vmaf_v0.6.1"
 # The six elementary features vmaf_v0.6.1 fuses, in its order (FACTS.md).
 CANONICAL6 = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
 # Pixel formats vf_libvmaf.c accepts (FFmpeg 9.0.2).
 LIBVMAF_PIX_FMTS = frozenset(
     f"yuv{s}p{d}" for s in ("420", "422", "444") for d in ("", "10le", "12le", "16le")
 )
+# The one pooling vocabulary: what every score reports, and what a target may pool by.
 POOLS = ("mean", "harmonic_mean", "min", "p1", "p5")
+POOL_ALIASES = {"harmonic": "harmonic_mean"}
 # Both inputs are restamped 0, 1, 2, ... in one time base so framesync pairs by index.
 INDEX_STAMPS = "settb=1/1000,setpts=N"
 # Rates this close are the same rate (30000/1001 written as 29.97).
@@ -53,7 +55,7 @@ _RATE_TOLERANCE = 1e-3
 
 @dataclass(frozen=True)
 class VmafOptions:
-    model: str = DEFAULT_MODEL
+    model: str = DEFAULT_VMAF_MODEL
     threads: int = 0  # 0: one per core
     subsample: int = 1
 
@@ -100,8 +102,7 @@ class Pooled:
     p5: float
 
     def get(self, name: str) -> float:
-        aliases = {"harmonic": "harmonic_mean"}
-        return float(getattr(self, aliases.get(name, name)))
+        return float(getattr(self, POOL_ALIASES.get(name, name)))
 
 
 def pool(values: np.ndarray) -> Pooled:

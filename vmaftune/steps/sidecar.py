@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vmaftune.encoders import Encoder
+from vmaftune.steps.decide import ShotResult
 from vmaftune.steps.decide.search import Target
+from vmaftune.steps.hls import MASTER, MediaSegment, Variant
 from vmaftune.steps.probe import MediaInfo
+from vmaftune.steps.rungs import Rung
 from vmaftune.steps.score import Pooled
-from vmaftune.steps.trial import Probe, ShotResult
+from vmaftune.steps.trial import Trial
 
 SCHEMA = "vmaftune.shots/1"
 
@@ -47,7 +52,7 @@ def _vmaf(p: Pooled | None) -> dict[str, float] | None:
     }
 
 
-def probe_record(p: Probe) -> dict[str, Any]:
+def probe_record(p: Trial) -> dict[str, Any]:
     return {
         "setting": p.setting,
         "vmaf": _vmaf(p.pooled),
@@ -76,23 +81,50 @@ def shot_record(r: ShotResult) -> dict[str, Any]:
         "bytes": c.bytes,
         "bits": bits,
         "bitrate": round(bits / s.duration) if s.duration > 0 else 0,
-        "probes": [probe_record(p) for p in r.probes],
+        "probes": [probe_record(p) for p in r.trials],
         **({"prediction": r.prediction.record()} if r.prediction else {}),
     }
 
 
+def source_record(source: MediaInfo) -> dict[str, Any]:
+    return {
+        "path": str(source.path),
+        "frames": source.frame_count,
+        "duration": round(source.duration, 6),
+        "width": source.width,
+        "height": source.height,
+    }
+
+
+def encoder_record(encoder: Encoder, version: str, preset: str, pix_fmt: str) -> dict[str, Any]:
+    return {
+        "name": encoder.name,
+        "ffmpeg": encoder.ffmpeg,
+        "version": version,
+        "preset": preset,
+        "pix_fmt": pix_fmt,
+        "setting": encoder.quality.name,
+    }
+
+
+def totals(results: Sequence[ShotResult], seconds: float) -> dict[str, Any]:
+    trials = [t for r in results for t in r.trials]
+    return {
+        "probes": len(trials),
+        "encodes": sum(not t.resumed for t in trials),
+        "seconds": round(seconds, 3),
+    }
+
+
+def as_json(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2) + "\n"
+
+
 def document(facts: RunFacts, results: list[ShotResult]) -> dict[str, Any]:
-    probes = [p for r in results for p in r.probes]
     return {
         "schema": SCHEMA,
         "command": list(facts.command),
-        "source": {
-            "path": str(facts.source.path),
-            "frames": facts.source.frame_count,
-            "duration": round(facts.source.duration, 6),
-            "width": facts.source.width,
-            "height": facts.source.height,
-        },
+        "source": source_record(facts.source),
         "output": {
             "path": str(facts.output.path),
             "frames": facts.output.frame_count,
@@ -101,14 +133,9 @@ def document(facts: RunFacts, results: list[ShotResult]) -> dict[str, Any]:
             "video_bitrate": round(facts.output.video_bitrate),
             "vmaf": _vmaf(facts.whole),
         },
-        "encoder": {
-            "name": facts.encoder.name,
-            "ffmpeg": facts.encoder.ffmpeg,
-            "version": facts.encoder_version,
-            "preset": facts.preset,
-            "pix_fmt": facts.pix_fmt,
-            "setting": facts.encoder.quality.name,
-        },
+        "encoder": encoder_record(
+            facts.encoder, facts.encoder_version, facts.preset, facts.pix_fmt
+        ),
         "target": {
             "vmaf": facts.target.vmaf,
             "pool": facts.target.pool,
@@ -119,12 +146,7 @@ def document(facts: RunFacts, results: list[ShotResult]) -> dict[str, Any]:
             **({"predictor": facts.predictor} if facts.predictor else {}),
             **({"verify": facts.verify} if facts.verify else {}),
         },
-        "totals": {
-            "shots": len(results),
-            "probes": len(probes),
-            "encodes": sum(not p.resumed for p in probes),
-            "seconds": round(facts.seconds, 3),
-        },
+        "totals": {"shots": len(results), **totals(results, facts.seconds)},
         "shots": [shot_record(r) for r in results],
     }
 
@@ -147,9 +169,9 @@ def table(results: list[ShotResult]) -> str:
             [rec["index"], rec["start_frame"], rec["end_frame"], rec["frames"],
              rec["start_time"], rec["end_time"], rec["setting"], rec["verdict"], v["mean"],
              v["harmonic_mean"], v["p5"], v["min"], rec["bytes"], rec["bits"],
-             rec["bitrate"], len(r.probes),
+             rec["bitrate"], len(r.trials),
              ";".join(f"{p.setting:g}:{p.pooled.mean:.2f}" if p.pooled else f"{p.setting:g}:-"
-                      for p in r.probes)]
+                      for p in r.trials)]
         )  # fmt: skip
     return buf.getvalue()
 
@@ -158,3 +180,60 @@ def paths(output: Path) -> tuple[Path, Path]:
     return output.with_name(output.name + ".shots.json"), output.with_name(
         output.name + ".shots.csv"
     )
+
+
+LADDER_SCHEMA = "vmaftune.ladder/1"
+
+
+def ladder_document(
+    command: Sequence[str],
+    source: MediaInfo,
+    encoder: dict[str, Any],
+    target: dict[str, Any],
+    rungs: Sequence[tuple[Rung, Sequence[ShotResult], Sequence[MediaSegment], Variant]],
+    skipped: Sequence[str],
+    seconds: float,
+) -> dict[str, Any]:
+    """What `ladder.json` holds (docs/ladder.md)."""
+    every = [r for _, results, _, _ in rungs for r in results]
+    return {
+        "schema": LADDER_SCHEMA,
+        "command": list(command),
+        "source": source_record(source),
+        "encoder": encoder,
+        "target": target,
+        "master": MASTER,
+        "skipped": list(skipped),
+        "totals": {"rungs": len(rungs), "shots": len(rungs[0][1]), **totals(every, seconds)},
+        "rungs": [_rung_record(*r, target["pool"]) for r in rungs],
+    }
+
+
+def _rung_record(
+    rung: Rung, results: Sequence[ShotResult], segments: Sequence[MediaSegment],
+    variant: Variant, pool: str,
+) -> dict[str, Any]:  # fmt: skip
+    shots = [{**shot_record(r), "segment": s.name, "segment_bytes": s.bytes}
+             for r, s in zip(results, segments, strict=True)]  # fmt: skip
+    return {
+        "name": rung.name,
+        "width": rung.width,
+        "height": rung.height,
+        "target_vmaf": rung.vmaf,
+        "playlist": variant.playlist,
+        "codecs": variant.codecs,
+        "bandwidth": variant.peak_bitrate,
+        "average_bandwidth": variant.average_bitrate,
+        "bytes": sum(s.bytes for s in segments),
+        "vmaf": _rung_vmaf(results, pool),
+        "shots": shots,
+    }
+
+
+def _rung_vmaf(results: Sequence[ShotResult], pool: str) -> dict[str, float]:
+    """From the per-shot scores of the very segments served: the frame-weighted mean,
+    and the lowest shot under the target's pooling."""
+    frames = sum(r.shot.frames for r in results)
+    mean = sum(r.chosen.scores.mean * r.shot.frames for r in results) / frames
+    lowest = min(r.chosen.scores.get(pool) for r in results)
+    return {"mean": round(mean, 4), "lowest_shot": round(lowest, 4)}

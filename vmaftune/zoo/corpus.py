@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,13 +29,12 @@ from vmaftune.edges import process
 from vmaftune.edges.outputs import atomic_output
 from vmaftune.edges.toolchain import FFmpeg
 from vmaftune.errors import InputError
+from vmaftune.steps import trial as trials
 from vmaftune.steps.cuts import Cut, Frames, locate
-from vmaftune.steps.decide.search import Target
 from vmaftune.steps.probe import MediaInfo, read
-from vmaftune.steps.score import CANONICAL6, VmafOptions, plan
-from vmaftune.steps.score import run as run_score
+from vmaftune.steps.score import CANONICAL6, VmafOptions
 from vmaftune.steps.shots import Shot, ShotOptions, detect
-from vmaftune.steps.trial import Job, encode_argv
+from vmaftune.steps.trial import Job
 from vmaftune.zoo import features
 
 CLIP_SECONDS = 6.0
@@ -161,7 +159,7 @@ def _record_path(work: Path, clip_id: str, shot: int, codec: str, setting: float
     return work / "records" / clip_id / f"{shot:03d}.{codec}.{setting:g}.json"
 
 
-def measure(
+def cached_trial(
     ffmpeg: FFmpeg, p: Plan, shot: Shot, codec: str, setting: float, work: Path
 ) -> dict[str, Any]:
     """One encode of one shot, scored; cached as a JSON record."""
@@ -171,21 +169,12 @@ def measure(
         return data
     encoder = encoders.get(codec)
     job = Job(source=p.media, frames=p.frames, encoder=encoder,
-              preset=encoder.default_preset, pix_fmt="yuv420p",
-              target=Target(90.0), vmaf=VmafOptions())  # fmt: skip
+              preset=encoder.default_preset, pix_fmt="yuv420p", vmaf=VmafOptions())  # fmt: skip
     record.parent.mkdir(parents=True, exist_ok=True)
     seg = record.with_suffix(".mkv")
-    started = time.monotonic()
-    cut = p.cuts[shot.index]
-    process.run(encode_argv(ffmpeg, job, shot, cut, setting, seg),
-                what=f"corpus encode {p.variant.clip_id} shot {shot.index} {codec} {setting:g}",
-                env=dict(encoder.env))  # fmt: skip
-    encode_seconds = time.monotonic() - started
-    encoded, _ = read(seg)
-    started = time.monotonic()
-    score = run_score(ffmpeg, plan(p.media, encoded, VmafOptions(), window=cut))
-    score_seconds = time.monotonic() - started
+    trial, score = trials.measure(ffmpeg, job, shot, p.cuts[shot.index], setting, seg)
     seg.unlink()
+    assert score is not None
     if len(score.frames) != shot.frames:
         raise InputError(f"{p.variant.clip_id} shot {shot.index}: scored {len(score.frames)} "
                          f"of {shot.frames} frames")  # fmt: skip
@@ -197,9 +186,9 @@ def measure(
         "vmaf_min": score.pooled.get("min"),
         # Column 0 is VMAF itself; the canonical-6 follow.
         **{name: float(np.mean(matrix[:, i + 1])) for i, name in enumerate(CANONICAL6)},
-        "bytes": encoded.video_bytes,
-        "encode_seconds": round(encode_seconds, 3),
-        "score_seconds": round(score_seconds, 3),
+        "bytes": trial.bytes,
+        "encode_seconds": trial.encode_seconds,
+        "score_seconds": trial.score_seconds,
     }
     tmp = record.with_suffix(".partial")
     tmp.write_text(json.dumps(data))
@@ -217,7 +206,7 @@ def rows(
     for shot, feats in zip(p.shots, p.features, strict=True):
         for codec, settings in grid.items():
             for setting in settings:
-                m = measure(ffmpeg, p, shot, codec, setting, work)
+                m = cached_trial(ffmpeg, p, shot, codec, setting, work)
                 row = {
                     "source_id": p.variant.source_id,
                     "clip_id": p.variant.clip_id,

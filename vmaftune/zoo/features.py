@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from vmaftune.edges import process
 from vmaftune.edges.toolchain import FFmpeg
 from vmaftune.errors import ToolError
 from vmaftune.steps.probe import MediaInfo
+from vmaftune.steps.score import VmafOptions
 from vmaftune.steps.shots import Shot
 
 PROBE_WIDTH = 320
@@ -118,11 +118,10 @@ def vmaf_argv(ffmpeg: FFmpeg) -> list[str]:
         inputs += ["-i", _probe_name(crf)]
     refs = "".join(f"[r{i}]" for i in range(n))
     parts = [f"[{n}:v]setpts=N,split={n}{refs}"]
-    threads = os.cpu_count() or 1
     for i, crf in enumerate(PROBE_CRFS):
+        vmaf = VmafOptions().libvmaf(f"vmaf{crf}.json", shortest=False)
         parts.append(f"[{i}:v]setpts=N[d{i}]")
-        parts.append(f"[d{i}][r{i}]libvmaf=log_fmt=json:log_path=vmaf{crf}.json:"
-                     f"n_threads={threads}[o{i}]")  # fmt: skip
+        parts.append(f"[d{i}][r{i}]{vmaf}[o{i}]")
     maps: list[str] = []
     for i in range(n):
         maps += ["-map", f"[o{i}]"]

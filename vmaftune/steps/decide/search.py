@@ -13,14 +13,11 @@ from dataclasses import dataclass
 
 from vmaftune.encoders import QualityKnob
 from vmaftune.errors import UsageError
+from vmaftune.steps.decide.verdict import Verdict
+from vmaftune.steps.score import POOL_ALIASES, POOLS
 
 METHODS = ("interpolate", "bisect")
-POOLS = ("mean", "harmonic", "p5", "min")
 MAX_PROBES = 10
-# Verdicts of a search; predict-then-verify adds its own.
-PASSED = "SEARCH"  # the highest passing setting, within tolerance or one step from a fail
-CAPPED = "CAPPED"  # passes even at the top of the search range: cannot get cheaper
-UNREACHABLE = "UNREACHABLE"  # fails even at the lowest setting: the best we could do
 _EPS = 1e-9
 
 
@@ -36,8 +33,9 @@ class Target:
             raise UsageError(f"--target-vmaf {self.vmaf:g} is outside 0..100")
         if not 0 < self.tolerance <= 20:
             raise UsageError(f"--tolerance {self.tolerance:g} must be above 0 and at most 20")
-        if self.pool not in POOLS:
-            raise UsageError(f"unknown --pool {self.pool!r}; choose from {', '.join(POOLS)}")
+        if self.pool not in POOLS and self.pool not in POOL_ALIASES:
+            names = ", ".join([*POOLS, *POOL_ALIASES])
+            raise UsageError(f"unknown --pool {self.pool!r}; choose from {names}")
         if self.method not in METHODS:
             raise UsageError(f"unknown --search {self.method!r}; choose from {', '.join(METHODS)}")
         return self
@@ -151,7 +149,7 @@ def _interpolate(
     return a.setting + (aim - a.score) / slope
 
 
-def choose(points: Sequence[Point], target: Target, knob: QualityKnob) -> tuple[Point, str]:
+def choose(points: Sequence[Point], target: Target, knob: QualityKnob) -> tuple[Point, Verdict]:
     """The answer and its verdict once the search is over."""
     best, _ = _bracket(points, target)
     if best is None:
@@ -159,7 +157,7 @@ def choose(points: Sequence[Point], target: Target, knob: QualityKnob) -> tuple[
         # cheapest probe within the tolerance of the best score reached.
         top = max(p.score for p in points)
         near = [p for p in points if p.score >= top - target.tolerance]
-        return max(near, key=lambda p: p.setting), UNREACHABLE
+        return max(near, key=lambda p: p.setting), Verdict.UNREACHABLE
     if best.setting >= knob.search_max - _EPS and best.score > target.vmaf + target.tolerance:
-        return best, CAPPED
-    return best, PASSED
+        return best, Verdict.CAPPED
+    return best, Verdict.SEARCH

@@ -1,0 +1,38 @@
+"""Option types that several commands share."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+Engine = Annotated[
+    str,
+    typer.Option(
+        help="Where zoo models run: auto (the patched FFmpeg's filters when present, else "
+        "Python), ffmpeg or python. Both give the same frames and scores."
+    ),
+]
+MinShot = Annotated[float, typer.Option("--min-shot", help="Shortest shot, seconds.")]
+MaxShot = Annotated[
+    float, typer.Option("--max-shot", help="Longest shot, seconds; longer shots are split.")
+]
+Sensitivity = Annotated[
+    float, typer.Option(help="Hard-cut threshold: times the local median change.")
+]
+# Options of every per-shot search command (encode --target-vmaf, ladder).
+Pool = Annotated[str, typer.Option(help="Per-shot pooling: mean, harmonic, p5, min.")]
+Tolerance = Annotated[
+    float, typer.Option(help="Stop once a shot is at most this far above the target.")
+]
+SearchMethod = Annotated[str, typer.Option("--search", help="interpolate or bisect.")]
+Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Shots at once; 0 = cores.")]
+KeepWork = Annotated[
+    bool, typer.Option("--keep-work", help="Keep the work folder and every segment.")
+]
+PixFmt = Annotated[
+    str | None, typer.Option("--pix-fmt", help="Output pixel format (10-bit: *10le).")
+]
+Preset = Annotated[str | None, typer.Option(help="Encoder preset.")]
+Codec = Annotated[str, typer.Option("--codec", "-c", help="See `vmaftune encoders`.")]
+AsJson = Annotated[bool, typer.Option("--json", help="NDJSON events on stdout.")]

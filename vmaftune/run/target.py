@@ -1,0 +1,284 @@
+"""The per-shot target run behind `vmaftune encode --target-vmaf`.
+
+probe → shots (or the journal's) → per shot: decide ⇄ trial (encode + score), in parallel
+→ join in the work folder → whole-file VMAF → check → sidecars → rename onto OUT →
+remove the work folder.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from vmaftune import encoders
+from vmaftune.edges.outputs import atomic_output, check_output
+from vmaftune.edges.toolchain import FFmpeg, resolve
+from vmaftune.errors import UsageError
+from vmaftune.run.events import Emit, Resuming, Run, ShotsFound, progress_hook
+from vmaftune.run.shots import parallel_shots, run_shots, shots_and_frames, unreachable
+from vmaftune.steps import encode, join, sidecar
+from vmaftune.steps.cuts import Cut, Frames
+from vmaftune.steps.decide import (
+    Decision,
+    PredictThenVerify,
+    Search,
+    ShotResult,
+    Trust,
+    sample_shots,
+)
+from vmaftune.steps.decide.predict import MAX_HALF_WIDTH, ShotPrediction
+from vmaftune.steps.decide.search import Target
+from vmaftune.steps.decide.verdict import Verdict
+from vmaftune.steps.probe import MediaInfo, Timeline, probe, read
+from vmaftune.steps.score import DEFAULT_VMAF_MODEL, Score, VmafOptions, plan, require_libvmaf
+from vmaftune.steps.score import run as run_score
+from vmaftune.steps.shots import Shot, ShotOptions
+from vmaftune.steps.trial import Job, threads_per_job
+from vmaftune.steps.verify import check_shipped
+from vmaftune.work.workdir import WorkDir, run_key
+from vmaftune.zoo import features
+from vmaftune.zoo.predictor import DEFAULT_PREDICTOR, CurveModel
+
+MODES = ("search", "predict")
+
+
+@dataclass(frozen=True)
+class TargetRequest:
+    input: Path
+    output: Path
+    codec: str  # see `vmaftune encoders`
+    target_vmaf: float
+    preset: str | None = None  # None: the encoder's default
+    pix_fmt: str | None = None  # None: from the source's bit depth
+    pool: str = "mean"
+    tolerance: float = 0.5
+    search: str = "interpolate"
+    min_shot: float = 1.0
+    max_shot: float = 10.0
+    model: str = DEFAULT_VMAF_MODEL
+    jobs: int = 0  # shots at once; 0: one per core
+    keep_work: bool = False
+    force: bool = False
+    audio: bool = True
+    mode: str = "search"  # or "predict"
+    predictor: str = DEFAULT_PREDICTOR
+    verify: str = "all"  # or "sample:K" (predict mode)
+    max_interval: float = MAX_HALF_WIDTH
+    command: tuple[str, ...] = ()  # recorded in the sidecar
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    output: Path
+    sidecars: tuple[Path, Path]  # OUT.shots.json, OUT.shots.csv
+    shots: tuple[ShotResult, ...]
+    whole: Score  # OUT against the source
+    document: dict[str, Any]  # what OUT.shots.json holds
+
+
+def encode_target(request: TargetRequest, ffmpeg: FFmpeg | None = None) -> Run[TargetResult]:
+    """Encode each shot at the cheapest setting that reaches the target VMAF, join them
+    into OUT and write the sidecars."""
+    return Run(lambda emit: _run(request, ffmpeg or resolve(), emit))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    job: Job
+    target: Target
+    shots: ShotOptions
+    jobs: int
+    curve: CurveModel | None
+    sample: int | None  # --verify sample:K
+
+
+def _plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
+    encoder = encoders.get(req.codec)
+    target = Target(req.target_vmaf, req.tolerance, req.pool, req.search).checked()
+    shot_options = ShotOptions(req.min_shot, req.max_shot).checked()
+    jobs = parallel_shots(req.jobs)
+    check_output(req.output, [req.input], force=req.force)
+    source, demuxed = read(req.input)
+    pix_fmt = encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
+    encode.require_encoder(ffmpeg, encoder, pix_fmt)
+    require_libvmaf(ffmpeg)
+    threads = threads_per_job(jobs)
+    job = Job(
+        source=source,
+        frames=Frames((), demuxed),  # until the shot detection's decode
+        encoder=encoder,
+        preset=encoder.pick_preset(req.preset),
+        pix_fmt=pix_fmt,
+        vmaf=VmafOptions(model=req.model, threads=threads).checked(),
+        threads=threads,
+    )
+    if req.mode not in MODES:
+        raise UsageError(f"--mode must be search or predict, not {req.mode!r}")
+    sample = _sample_size(req.verify, req.mode)
+    if req.max_interval <= 0:
+        raise UsageError("--max-interval must be above 0")
+    curve = CurveModel(req.predictor) if req.mode == "predict" else None
+    return _Plan(job, target, shot_options, jobs, curve, sample), demuxed
+
+
+def _sample_size(verify: str, mode: str) -> int | None:
+    if verify == "all":
+        return None
+    kind, _, count = verify.partition(":")
+    if kind != "sample" or not count.isdigit() or int(count) < 1:
+        raise UsageError(f"--verify must be all or sample:K (K at least 1), not {verify!r}")
+    if mode != "predict":
+        raise UsageError("--verify sample:K needs --mode predict")
+    return int(count)
+
+
+def _open_work(req: TargetRequest, p: _Plan, ffmpeg: FFmpeg) -> WorkDir:
+    o = p.shots
+    identity = {
+        **p.job.identity(ffmpeg),
+        "target": asdict(p.target),
+        "shots": [o.min_seconds, o.max_seconds, o.sensitivity],
+        "mode": req.mode,
+        "verify": req.verify,
+        "max_interval": req.max_interval,
+    }
+    if p.curve is not None:
+        identity["predictor"] = p.curve.sha256
+    return WorkDir(WorkDir.beside(req.output)).open(run_key(identity))
+
+
+def _run(req: TargetRequest, ffmpeg: FFmpeg, emit: Emit) -> TargetResult:
+    started = time.monotonic()
+    p, demuxed = _plan(req, ffmpeg)
+    work = _open_work(req, p, ffmpeg)
+    if work.journal.resumed:
+        emit(Resuming(work.path))
+    shots, frames = shots_and_frames(ffmpeg, p.job.source, demuxed, p.shots, [work])
+    job = p.job.with_frames(frames)
+    predictions = _predictions(ffmpeg, p.curve, job, p.target, shots, work, req.max_interval)
+    emit(ShotsFound(tuple(shots), frames.count, p.jobs, work.journal.resumed))
+    results, verify = _decide(ffmpeg, replace(p, job=job), shots, work, predictions, req, emit)
+    joined = work.path / f"joined{req.output.suffix}"
+    segments = [work.path / "segments" / r.chosen.segment for r in results]
+    audio = req.audio and job.source.has_audio
+    pairs = [(r.shot, s) for r, s in zip(results, segments, strict=True)]
+    join.join(pairs, frames.timeline, req.input, joined, audio=audio)
+    encoded, whole = _score_whole(ffmpeg, job, joined, frames, emit)
+    check_shipped(ffmpeg, results, segments, joined, whole, p.target.pool)
+    facts = _facts(req, p, job, replace(encoded, path=req.output), whole, work, verify, started,
+                   ffmpeg)  # fmt: skip
+    doc = sidecar.document(facts, results)
+    paths = _publish(req, doc, results, joined, work)
+    for warning in unreachable(results, p.target.vmaf, p.target.pool, job.encoder.name):
+        emit(warning)
+    return TargetResult(req.output, paths, tuple(results), whole, doc)
+
+
+def _predictions(
+    ffmpeg: FFmpeg, curve: CurveModel | None, job: Job, target: Target, shots: list[Shot],
+    work: WorkDir, max_interval: float,
+) -> dict[int, ShotPrediction] | None:  # fmt: skip
+    """Each shot's prediction, kept in the journal: the feature pass is not bit-exact
+    across runs (x264 threads), and a resumed run must replay the same decisions."""
+    if curve is None:
+        return None
+    saved = work.journal.meta("predictions")
+    if saved is None:
+        feats = features.video_features(ffmpeg, job.source, shots)
+        preds = [curve.predict(f, job.encoder.name, job.encoder.quality, target, max_interval)
+                 for f in feats]  # fmt: skip
+        work.journal.set_meta("predictions", [asdict(p) for p in preds])
+        work.journal.set_meta("features_seconds", sum(f.seconds for f in feats))
+    else:
+        preds = [ShotPrediction(**p) for p in saved]
+    return {p.shot: p for p in preds}
+
+
+def _decide(
+    ffmpeg: FFmpeg, p: _Plan, shots: list[Shot], work: WorkDir,
+    predictions: dict[int, ShotPrediction] | None, req: TargetRequest, emit: Emit,
+) -> tuple[list[ShotResult], dict[str, Any] | None]:  # fmt: skip
+    """Every shot decided; with --verify sample:K, the sample first (the seed's pattern:
+    verify K shots spread across complexity; when all are GOSPEL, trust the predictor for
+    the rest: one unscored encode each)."""
+    knob = p.job.encoder.quality
+
+    def run(chosen: list[Shot], decision: Any) -> list[ShotResult]:
+        return run_shots(ffmpeg, p.job, chosen, work, decision, jobs=p.jobs, emit=emit,
+                         keep_trials=req.keep_work)  # fmt: skip
+
+    def verified(shot: Shot) -> Decision:
+        if predictions is None:
+            return Search(knob, p.target)
+        return PredictThenVerify(predictions[shot.index], knob, p.target)
+
+    if predictions is None or p.sample is None:
+        return run(shots, verified), None
+    sample = sample_shots(shots, predictions, p.sample)
+    sampled = [s.index for s in sample]
+    rest = [s for s in shots if s.index not in sampled]
+    results = run(sample, verified)
+    trusted = all(r.verdict == Verdict.GOSPEL for r in results)
+    if rest:
+        results += run(rest, lambda s: Trust(predictions[s.index]) if trusted else verified(s))
+    results.sort(key=lambda r: r.shot.index)
+    return results, {"mode": req.verify, "sampled": sampled, "trusted": trusted}
+
+
+def _score_whole(
+    ffmpeg: FFmpeg, job: Job, joined: Path, frames: Frames, emit: Emit
+) -> tuple[MediaInfo, Score]:
+    encoded = probe(joined)
+    progress = progress_hook("score", job.source.frame_count, emit)
+    # Frames pair by index: the output holds the source's decoded frames, whatever rate
+    # either container declares.
+    everything = Cut(None, 0, frames.count)
+    whole = run_score(ffmpeg, plan(job.source, encoded, job.vmaf, window=everything), progress)
+    return encoded, whole
+
+
+def _facts(
+    req: TargetRequest, p: _Plan, job: Job, output: MediaInfo, whole: Score, work: WorkDir,
+    verify: dict[str, Any] | None, started: float, ffmpeg: FFmpeg,
+) -> sidecar.RunFacts:  # fmt: skip
+    curve = p.curve
+    predictor = None
+    if curve is not None:
+        spent = round(float(work.journal.meta("features_seconds") or 0), 3)
+        predictor = {"id": curve.name, "sha256": curve.sha256, "half_width": curve.half_width,
+                     "features_seconds": spent}  # fmt: skip
+    return sidecar.RunFacts(
+        command=req.command,
+        source=job.source,
+        output=output,
+        whole=whole.pooled,
+        encoder=job.encoder,
+        encoder_version=encode.encoder_version(ffmpeg, job.encoder),
+        preset=job.preset,
+        pix_fmt=job.pix_fmt,
+        target=p.target,
+        model=req.model,
+        seconds=time.monotonic() - started,
+        mode=req.mode,
+        predictor=predictor,
+        verify=verify,
+    )
+
+
+def _publish(
+    req: TargetRequest, doc: dict[str, Any], results: list[ShotResult], joined: Path,
+    work: WorkDir,
+) -> tuple[Path, Path]:  # fmt: skip
+    json_path, csv_path = sidecar.paths(req.output)
+    for path, text in ((json_path, sidecar.as_json(doc)), (csv_path, sidecar.table(results))):
+        with atomic_output(path) as tmp:
+            tmp.write_text(text)
+    os.replace(joined, req.output)
+    if req.keep_work:
+        work.journal.close()
+    else:
+        work.remove()
+    return json_path, csv_path

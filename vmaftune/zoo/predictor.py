@@ -1,0 +1,76 @@
+"""The setting predictor (registry kind `predictor`, trained by models/train/predictor.py):
+a shot's cheap features, the codec and a setting in, the shot's mean VMAF out. It gives
+each shot a whole VMAF-versus-setting curve, and the decide step a ShotPrediction."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vmaftune.encoders import QualityKnob
+from vmaftune.errors import InputError, UsageError
+from vmaftune.steps.decide.predict import MAX_HALF_WIDTH, ShotPrediction
+from vmaftune.steps.decide.search import Target
+from vmaftune.zoo import registry
+from vmaftune.zoo.features import FEATURE_NAMES, ShotFeatures
+
+CODECS = ("x264", "x265", "svtav1")  # the predictor's one-hot block, in its order
+DEFAULT_PREDICTOR = "vmaf_predictor"
+
+
+class CurveModel:
+    """The predictor's session and its calibration, from the registry."""
+
+    def __init__(self, name: str = DEFAULT_PREDICTOR) -> None:
+        loaded = registry.load(name, kind="predictor")
+        if loaded.entry is None:
+            raise UsageError(f"--predictor {name}: give a registry id (its row holds the interval)")
+        conformal = loaded.entry.metrics.get("conformal", {})
+        if "half_width" not in conformal:
+            raise UsageError(f"model {name}: its registry row has no conformal half-width")
+        self.name = name
+        self.sha256 = loaded.entry.sha256
+        self.half_width = float(conformal["half_width"])
+        self.session = loaded.session()
+        (spec,) = self.session.get_inputs()
+        self.input = spec.name
+        width = spec.shape[-1] if spec.shape else None
+        if isinstance(width, int) and width != len(feature_names()):
+            # A model trained on another feature set would read the columns wrongly.
+            raise InputError(
+                f"model {name} takes {width} inputs; this vmaftune gives it "
+                f"{len(feature_names())} (models/train/predictor.py retrains it)"
+            )
+
+    def vmaf(self, rows: np.ndarray) -> np.ndarray:
+        (y,) = self.session.run(None, {self.input: rows.astype(np.float32)})
+        out: np.ndarray = np.asarray(y, dtype=np.float64).reshape(-1)
+        return out
+
+    def predict(
+        self,
+        feats: ShotFeatures,
+        codec: str,
+        knob: QualityKnob,
+        target: Target,
+        max_half_width: float = MAX_HALF_WIDTH,
+    ) -> ShotPrediction:
+        if codec not in CODECS:
+            raise UsageError(
+                f"the predictor knows {', '.join(CODECS)}, not {codec}; use --mode search"
+            )
+        grid = np.arange(knob.search_min, knob.search_max + knob.step / 2, knob.step)
+        base = [*feats.values, *(float(codec == c) for c in CODECS)]
+        rows = np.array([[*base, s] for s in grid])
+        curve = self.vmaf(rows)
+        # The curve falls as the setting rises: the highest setting at or above the aim.
+        aim = target.vmaf + target.tolerance / 2
+        ok = np.nonzero(curve >= aim)[0]
+        i = int(ok.max()) if len(ok) else 0
+        lo, hi = max(0, i - 1), min(len(grid) - 1, i + 1)
+        slope = (curve[hi] - curve[lo]) / (grid[hi] - grid[lo]) if hi > lo else -1.0
+        return ShotPrediction(feats.shot, float(grid[i]), float(curve[i]), float(min(slope, -1e-3)),
+                              self.half_width, max_half_width)  # fmt: skip
+
+
+def feature_names() -> tuple[str, ...]:
+    return (*FEATURE_NAMES, *(f"codec_{c}" for c in CODECS), "setting")
