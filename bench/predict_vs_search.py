@@ -4,8 +4,8 @@ predictor never saw.
 The six real clips are split into three pairs. For each pair a predictor is trained on
 the corpus (models/data/corpus.parquet) without those two sources or any of their
 augmented variants (models/train/predictor.py --exclude), registered in a private folder,
-and both `vmaftune encode --target-vmaf` modes run on the two whole clips with it
-($VMAFTUNE_MODELS). Reported per mode: encodes per shot, floor compliance (shots whose
+and both per-shot modes (`vmaftune.encode_target`, in this process) run on the two whole
+clips with it ($VMAFTUNE_MODELS). Reported per mode: encodes per shot, floor compliance (shots whose
 chosen encode reaches the target), mean overshoot over the target, output bytes and wall
 time; and the predict mode's verdicts.
 
@@ -15,7 +15,6 @@ Run: make bench  (or .venv/bin/python bench/predict_vs_search.py [--codecs x264,
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -24,15 +23,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import vmaftune  # noqa: E402
+from vmaftune.zoo import corpus  # noqa: E402
+
 CORPUS = ROOT / "models" / "data" / "corpus.parquet"
 FOLDS = (("bikes", "vtest"), ("megamind", "tree"), ("bigbuckbunny", "carphone"))
 TARGET = 93.0
 
 
 def clip(source: str) -> Path:
-    sys.path.insert(0, str(ROOT))
-    from vmaftune.zoo import corpus
-
     for sid, args in corpus.originals():
         if sid == source:
             return Path(args[-1].removeprefix("file:"))
@@ -53,19 +54,20 @@ def train(fold: tuple[str, ...], work: Path) -> tuple[Path, float]:
     return folder, time.monotonic() - started
 
 
-def encode(src: Path, codec: str, mode: str, out: Path, models: Path, extra: list[str]) -> dict:
-    env = dict(os.environ, VMAFTUNE_MODELS=str(models))
+def encode(
+    src: Path, codec: str, mode: str, out: Path, models: Path, max_interval: float | None
+) -> dict:
+    """One per-shot run, in this process, through the public API."""
+    os.environ["VMAFTUNE_MODELS"] = str(models)  # the fold's registry
+    options = {"max_interval": max_interval} if mode == "predict" and max_interval else {}
+    request = vmaftune.TargetRequest(src, out, codec, TARGET, mode=mode, force=True, **options)
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "vmaftune", "encode", str(src), "-o", str(out), "-c", codec,
-         "-t", str(TARGET), "--mode", mode, "--force", "--json",
-         *(extra if mode == "predict" else [])],
-        capture_output=True, text=True, env=env,
-    )  # fmt: skip
+    try:
+        result = vmaftune.encode_target(request).wait()
+    except vmaftune.VmaftuneError as exc:
+        raise SystemExit(f"{mode} {codec} {src.name} failed: {exc.message}") from None
     wall = time.monotonic() - started
-    if done.returncode:
-        raise SystemExit(f"{mode} {codec} {src.name} failed: {done.stderr[-2000:]}")
-    doc = json.loads(Path(f"{out}.shots.json").read_text())
+    doc = result.document
     shots = doc["shots"]
     chosen = [s["vmaf"]["mean"] for s in shots]
     return {
@@ -110,7 +112,7 @@ def main() -> None:
             for codec in args.codecs.split(","):
                 for mode in ("search", "predict"):
                     dest = fold_work / f"{source}.{codec}.{mode}.mkv"
-                    r = encode(src, codec, mode, dest, models, extra)
+                    r = encode(src, codec, mode, dest, models, args.max_interval)
                     totals.setdefault((codec, mode), []).append(r)
                     verdicts = ", ".join(f"{v} {r['verdicts'].count(v)}"
                                          for v in sorted(set(r["verdicts"])))  # fmt: skip

@@ -204,7 +204,7 @@ def test_engine_ffmpeg_without_the_patched_build_fails(
     cli, grainy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Only the discovery is replaced: it reports what a checkout without `make ffmpeg` finds.
-    monkeypatch.setattr("vmaftune.cli.encode.patched_ffmpeg", lambda: None)
+    monkeypatch.setattr("vmaftune.run.once.patched_ffmpeg", lambda: None)
     r = cli("encode", grainy, "-o", tmp_path / "o.mkv", "-c", "x264", "--engine", "ffmpeg",
             "--pre", f"vmaf_pre=model={PRE}")  # fmt: skip
     assert r.code == 4 and "make ffmpeg" in r.stderr

@@ -1,5 +1,5 @@
-"""Predict-then-verify decisions (vmaftune.steps.decide.predict): GOSPEL after one encode inside the
-band, one RECALIBRATE step along the predicted slope when the measurement is inside the
+"""Predict-then-verify decisions (vmaftune.steps.decide.predict): GOSPEL after one encode
+inside the band, one RECALIBRATE step along the predicted slope when the measurement is inside the
 interval, FALL_BACK to the seeded search otherwise; replayed from the same points they
 give the same answers. The shot's true curve here is a fixed line; no model is needed."""
 
@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from vmaftune import encoders
 from vmaftune.steps.decide import predict, search
-from vmaftune.steps.decide.predict import FALL_BACK, GOSPEL, RECALIBRATE, ShotPrediction
+from vmaftune.steps.decide.predict import ShotPrediction
 from vmaftune.steps.decide.search import Point, Target
+from vmaftune.steps.decide.verdict import Verdict
 
 KNOB = encoders.get("x264").quality
 TARGET = Target(93.0, tolerance=0.5)
@@ -35,14 +36,14 @@ def test_gospel_when_the_first_encode_lands_in_the_band() -> None:
     truth = line(93.2)
     pred = ShotPrediction(0, 23.0, 93.25, -1.2, 2.0)
     points, best, verdict = run(pred, truth)
-    assert verdict == GOSPEL and len(points) == 1 and best.setting == 23.0
+    assert verdict == Verdict.GOSPEL and len(points) == 1 and best.setting == 23.0
 
 
 def test_recalibrate_inside_the_interval_takes_one_corrected_encode() -> None:
     truth = line(95.0)  # the shot is easier than predicted: 1.75 above the band's middle
     pred = ShotPrediction(0, 23.0, 93.25, -1.2, 3.0)
     points, best, verdict = run(pred, truth)
-    assert verdict == RECALIBRATE and len(points) == 2
+    assert verdict == Verdict.RECALIBRATE and len(points) == 2
     assert best.setting > 23.0 and best.score >= TARGET.vmaf  # cheaper, still passing
     assert best.setting == points[1].setting
 
@@ -53,7 +54,7 @@ def test_recalibrate_keeps_the_cheapest_passing_encode() -> None:
     truth = line(94.0, slope=-3.0)
     pred = ShotPrediction(0, 23.0, 93.25, -1.5, 3.0)
     points, best, verdict = run(pred, truth)
-    assert verdict == RECALIBRATE and len(points) == 2
+    assert verdict == Verdict.RECALIBRATE and len(points) == 2
     assert points[1].setting == 23.5 and points[1].score < TARGET.vmaf and best.setting == 23.0
 
 
@@ -63,7 +64,7 @@ def test_a_correction_that_leaves_the_shot_loose_falls_back() -> None:
     truth = line(95.0, slope=-3.0)
     pred = ShotPrediction(0, 23.0, 93.25, -0.8, 3.0)
     points, best, verdict = run(pred, truth)
-    assert verdict == FALL_BACK and len(points) >= 3 and points[1].setting == 25.0
+    assert verdict == Verdict.FALL_BACK and len(points) >= 3 and points[1].setting == 25.0
     assert TARGET.vmaf <= best.score <= TARGET.vmaf + TARGET.tolerance or any(
         abs(p.setting - best.setting - KNOB.step) < 1e-9 and p.score < TARGET.vmaf for p in points
     )
@@ -73,7 +74,7 @@ def test_fall_back_outside_the_interval_seeds_the_search() -> None:
     truth = line(85.0)  # far harder than predicted
     pred = ShotPrediction(0, 23.0, 93.25, -1.2, 2.0)
     points, best, verdict = run(pred, truth)
-    assert verdict == FALL_BACK and points[0].setting == 23.0  # the prediction is kept
+    assert verdict == Verdict.FALL_BACK and points[0].setting == 23.0  # the prediction is kept
     assert len(points) >= 2 and TARGET.vmaf <= best.score
     # The search's answer from the same first point: what the fallback must reach.
     alone = [points[0]]
@@ -85,13 +86,13 @@ def test_fall_back_outside_the_interval_seeds_the_search() -> None:
 def test_fall_back_when_the_interval_is_too_wide_and_when_the_correction_fails() -> None:
     truth = line(95.0)
     wide = ShotPrediction(0, 23.0, 93.25, -1.2, predict.MAX_HALF_WIDTH + 1)
-    assert run(wide, truth)[2] == FALL_BACK
+    assert run(wide, truth)[2] == Verdict.FALL_BACK
     # Inside the interval, but the curve is far flatter than predicted: the corrected
     # encode fails like the first one, and the search takes over.
     truth = line(92.0, slope=-0.2)
     pred = ShotPrediction(0, 23.0, 93.25, -5.0, 3.0)
     points, best, verdict = run(pred, truth)
-    assert verdict == FALL_BACK and best.score >= TARGET.vmaf and len(points) >= 3
+    assert verdict == Verdict.FALL_BACK and best.score >= TARGET.vmaf and len(points) >= 3
 
 
 def test_decisions_replay_identically() -> None:
@@ -122,8 +123,8 @@ def test_predict_mode_usage_errors(cli, carphone, tmp_path) -> None:  # type: ig
 
 
 def test_sample_shots_spread_across_complexity() -> None:
+    from vmaftune.steps.decide import sample_shots
     from vmaftune.steps.shots import Shot
-    from vmaftune.steps.trial import sample_shots
 
     shots = [Shot(i, i * 10, i * 10 + 10, i * 0.4, i * 0.4 + 0.4, "hard") for i in range(7)]
     settings = [30, 18, 25, 40, 22, 35, 28]  # shot 1 hardest, shot 3 easiest
@@ -136,11 +137,14 @@ def test_sample_shots_spread_across_complexity() -> None:
 def test_trusted_shots_are_encoded_once_and_not_scored(carphone, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from vmaftune import encoders
     from vmaftune.edges.toolchain import resolve
+    from vmaftune.run.shots import run_shots
     from vmaftune.steps import sidecar
-    from vmaftune.steps import trial as pershot
+    from vmaftune.steps.decide import Trust
     from vmaftune.steps.probe import read
     from vmaftune.steps.score import VmafOptions
     from vmaftune.steps.shots import Shot, ShotOptions, detect
+    from vmaftune.steps.trial import Job
+    from vmaftune.work.workdir import WorkDir
 
     ref, _ = carphone
     media, demuxed = read(ref)
@@ -148,19 +152,21 @@ def test_trusted_shots_are_encoded_once_and_not_scored(carphone, tmp_path) -> No
     secs = frames.timeline.seconds()
     shots = [Shot(0, 0, 60, 0.0, secs[60], "start"), Shot(1, 60, 120, secs[60], secs[-1], "split")]
     x264 = encoders.get("x264")
-    job = pershot.Job(media, frames, x264, "medium", "yuv420p", TARGET, VmafOptions())
-    work = pershot.WorkDir(tmp_path / "work").open("key")
+    job = Job(media, frames, x264, "medium", "yuv420p", VmafOptions())
+    work = WorkDir(tmp_path / "work").open("key")
     preds = {
         0: ShotPrediction(0, 24.0, 93.25, -1.2, 2.0),
         1: ShotPrediction(1, 30.0, 93.25, -1.2, 2.0),
     }
     events: list[object] = []
-    results = pershot.trust_shots(
-        resolve(), job, shots, work, preds, jobs=2, on_event=events.append
-    )
+
+    def trust(shot: Shot) -> Trust:
+        return Trust(preds[shot.index])
+
+    results = run_shots(resolve(), job, shots, work, trust, jobs=2, emit=events.append)
     assert [r.verdict for r in results] == ["TRUSTED", "TRUSTED"]
     assert [r.chosen.setting for r in results] == [24.0, 30.0]
-    assert all(r.chosen.pooled is None and len(r.probes) == 1 for r in results)
+    assert all(r.chosen.pooled is None and len(r.trials) == 1 for r in results)
     assert all((work.path / "segments" / r.chosen.segment).stat().st_size > 0 for r in results)
     assert results[0].chosen.bytes > results[1].chosen.bytes  # CRF 24 costs more than 30
     rec = sidecar.shot_record(results[0])
@@ -168,8 +174,8 @@ def test_trusted_shots_are_encoded_once_and_not_scored(carphone, tmp_path) -> No
     assert ",TRUSTED,,,,," in sidecar.table(results)
     # Replayed from the journal: nothing is encoded again.
     again: list[object] = []
-    pershot.trust_shots(resolve(), job, shots, work, preds, jobs=1, on_event=again.append)
-    assert not any(type(e).__name__ == "ProbeStart" for e in again)
+    run_shots(resolve(), job, shots, work, trust, jobs=1, emit=again.append)
+    assert not any(type(e).__name__ == "TrialStart" for e in again)
     work.remove()
 
 
@@ -208,11 +214,11 @@ def test_predict_mode_end_to_end(cli, cut_clip, tmp_path) -> None:  # type: igno
     doc = json.loads((tmp_path / "out.mkv.shots.json").read_text())
     assert doc["target"]["mode"] == "predict" and doc["target"]["predictor"]["half_width"] > 0
     for shot in doc["shots"]:
-        assert shot["verdict"] in (GOSPEL, RECALIBRATE, FALL_BACK, "CAPPED")
+        assert shot["verdict"] in (Verdict.GOSPEL, Verdict.RECALIBRATE, Verdict.FALL_BACK, "CAPPED")
         assert shot["vmaf"]["mean"] >= 90.0  # the floor holds whatever the verdict
         first = shot["probes"][0]
         assert first["setting"] == shot["prediction"]["setting"]  # the prediction goes first
-        if shot["verdict"] == GOSPEL:
+        if shot["verdict"] == Verdict.GOSPEL:
             assert len(shot["probes"]) == 1 and shot["vmaf"]["mean"] <= 90.5
-        if shot["verdict"] == RECALIBRATE:
+        if shot["verdict"] == Verdict.RECALIBRATE:
             assert len(shot["probes"]) == 2

@@ -10,6 +10,7 @@ from vmaftune import encoders
 from vmaftune.errors import UsageError
 from vmaftune.steps.decide import search
 from vmaftune.steps.decide.search import Point, Target
+from vmaftune.steps.decide.verdict import Verdict
 
 
 def run(knob, curve, target):  # type: ignore[no-untyped-def]
@@ -37,11 +38,11 @@ def test_search_finds_the_cheapest_passing_setting(method, codec, curve):
     f = CURVES[curve]
     points, best, verdict = run(knob, f, target)
     assert len(points) <= search.MAX_PROBES
-    assert verdict in (search.PASSED, search.CAPPED)
+    assert verdict in (Verdict.SEARCH, Verdict.CAPPED)
     assert best.score >= target.vmaf
     # Either within tolerance, or the next step up fails (nothing cheaper passes).
     within = best.score <= target.vmaf + target.tolerance
-    assert within or f(best.setting + knob.step) < target.vmaf or verdict == search.CAPPED
+    assert within or f(best.setting + knob.step) < target.vmaf or verdict == Verdict.CAPPED
 
 
 def test_interpolation_takes_fewer_probes_than_bisection():
@@ -59,15 +60,15 @@ def test_interpolation_takes_fewer_probes_than_bisection():
 def test_unreachable_and_capped():
     knob = encoders.get("x264").quality
     points, best, verdict = run(knob, lambda s: 80 - 0.1 * s, Target(95.0))
-    assert verdict == search.UNREACHABLE
+    assert verdict == Verdict.UNREACHABLE
     assert best.setting == min(p.setting for p in points) == knob.min
     # Scores flatten near the floor: the cheapest setting within tolerance of the best.
     points, best, verdict = run(knob, lambda s: 85 - 0.002 * s * s, Target(95.0))
-    assert verdict == search.UNREACHABLE
+    assert verdict == Verdict.UNREACHABLE
     near = [p.setting for p in points if p.score >= 85 - 0.5]
     assert best.setting == max(near) > min(p.setting for p in points) == knob.min
     points, best, verdict = run(knob, lambda s: 99.9, Target(50.0))
-    assert verdict == search.CAPPED and best.setting == knob.search_max
+    assert verdict == Verdict.CAPPED and best.setting == knob.search_max
 
 
 def test_replaying_probes_gives_the_same_next_setting():

@@ -6,6 +6,7 @@ import itertools
 from fractions import Fraction
 
 from bench.cutlist import score
+from vmaftune.edges.toolchain import resolve
 from vmaftune.steps import probe as media
 from vmaftune.steps import shots
 from vmaftune.steps.shots import Cut, ShotOptions
@@ -14,7 +15,7 @@ from vmaftune.steps.shots import Cut, ShotOptions
 def test_detects_the_cuts_we_made(cut_clip):
     path, truth = cut_clip
     info = media.probe(path)
-    thumbs = shots.thumbnails(__import__("vmaftune.edges.toolchain").toolchain.resolve(), info)
+    thumbs = shots.thumbnails(resolve(), info)
     assert len(thumbs) == info.frame_count
     found = shots.find_cuts(thumbs, float(info.frame_rate), ShotOptions())
     tp, fp, fn = score([c.frame for c in found], truth)

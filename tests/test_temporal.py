@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from vmaftune.zoo import registry as zoo
-from vmaftune.zoo.prefilter import PreFilter, temporal_windows
 from vmaftune.zoo.inference import PlaneModel, temporal_plane
+from vmaftune.zoo.prefilter import PreFilter, temporal_windows
 
 from .test_vmaf_filters import (
     FRAMES,

@@ -1,4 +1,11 @@
-"""vmaftune: per-shot target-quality encoding with FFmpeg, libvmaf and tiny ONNX models."""
+"""vmaftune: per-shot target-quality encoding with FFmpeg, libvmaf and tiny ONNX models.
+
+The public API (docs/api.md): four jobs, each a function of a typed request that returns
+a `Run`; `run.wait(on_event)` gives the typed result, iterating over the run gives its
+events as they happen. Everything not named in `__all__` is private and may move.
+"""
+
+__version__ = "0.1.0"
 
 from vmaftune.errors import (
     InputError,
@@ -9,16 +16,39 @@ from vmaftune.errors import (
     UsageError,
     VmaftuneError,
 )
-
-__version__ = "0.1.0"
+from vmaftune.run import events
+from vmaftune.run.events import Event, Run
+from vmaftune.run.ladder import LadderRequest, LadderResult, encode_ladder
+from vmaftune.run.once import OnceRequest, OnceResult, encode_once
+from vmaftune.run.score import ScoreRequest, ScoreResult, score
+from vmaftune.run.target import TargetRequest, TargetResult, encode_target
+from vmaftune.steps.decide import ShotResult
+from vmaftune.steps.decide.verdict import Verdict
 
 __all__ = [
+    "Event",
     "InputError",
     "InternalError",
+    "LadderRequest",
+    "LadderResult",
+    "OnceRequest",
+    "OnceResult",
     "OutputError",
     "ProcessError",
+    "Run",
+    "ScoreRequest",
+    "ScoreResult",
+    "ShotResult",
+    "TargetRequest",
+    "TargetResult",
     "ToolError",
     "UsageError",
+    "Verdict",
     "VmaftuneError",
     "__version__",
+    "encode_ladder",
+    "encode_once",
+    "encode_target",
+    "events",
+    "score",
 ]
