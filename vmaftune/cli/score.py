@@ -64,65 +64,76 @@ def nr_dict(nr: ModelScore, video: Path, kind: str = "nr-score") -> dict[str, An
     }
 
 
+Reference = Annotated[
+    Path, typer.Argument(help="The source (reference) video; with --nr alone, the video.")
+]
+Distorted = Annotated[
+    Path | None, typer.Argument(help="The encoded (distorted) video.", show_default=False)
+]
+Model = Annotated[str, typer.Option(help="vmaf_v0.6.1, vmaf_4k or vmaf_v0.6.1neg.")]
+Threads = Annotated[int, typer.Option(help="libvmaf threads; 0 = one per core.")]
+Subsample = Annotated[int, typer.Option(help="Score every Nth frame.")]
+Align = Annotated[
+    bool, typer.Option(help="Score the common frames when frame counts or rates differ.")
+]
+JsonDest = Annotated[
+    str | None, typer.Option("--json", help="Write pooled + per-frame JSON to FILE or -.")
+]
+CsvDest = Annotated[
+    str | None, typer.Option("--csv", help="Write per-frame + pooled CSV to FILE or -.")
+]
+Nr = Annotated[
+    bool,
+    typer.Option(
+        "--nr",
+        help="Also score DIST with a no-reference model from the zoo (vmaf_post); given "
+        "one video, score only that one.",
+    ),
+]
+NrModel = Annotated[
+    str, typer.Option("--nr-model", help="The no-reference model: registry id or .onnx.")
+]
+Device = Annotated[str, typer.Option(help="Where the no-reference model runs: cpu, cuda or auto.")]
+Tiny = Annotated[
+    bool,
+    typer.Option(
+        "--tiny", help="Also report vmaf_tiny: the zoo's MLP on libvmaf's canonical-6 features."
+    ),
+]
+TinyModel = Annotated[
+    str, typer.Option("--tiny-model", help="The model for --tiny: registry id or .onnx.")
+]
+TinyFr = Annotated[
+    bool,
+    typer.Option(
+        "--tiny-fr",
+        help="Also report the zoo's pixel-domain full-reference model (the vmaf_tiny "
+        "FFmpeg filter; no libvmaf features needed).",
+    ),
+]
+TinyFrModel = Annotated[
+    str, typer.Option("--tiny-fr-model", help="The model for --tiny-fr: registry id or .onnx.")
+]
+
+
 def command(
     ctx: typer.Context,
-    reference: Annotated[
-        Path, typer.Argument(help="The source (reference) video; with --nr alone, the video.")
-    ],
-    distorted: Annotated[
-        Path | None, typer.Argument(help="The encoded (distorted) video.", show_default=False)
-    ] = None,
-    model: Annotated[
-        str, typer.Option(help="vmaf_v0.6.1, vmaf_4k or vmaf_v0.6.1neg.")
-    ] = DEFAULT_VMAF_MODEL,
-    threads: Annotated[int, typer.Option(help="libvmaf threads; 0 = one per core.")] = 0,
-    subsample: Annotated[int, typer.Option(help="Score every Nth frame.")] = 1,
-    align: Annotated[
-        bool,
-        typer.Option(help="Score the common frames when frame counts or rates differ."),
-    ] = False,
-    json_dest: Annotated[
-        str | None, typer.Option("--json", help="Write pooled + per-frame JSON to FILE or -.")
-    ] = None,
-    csv_dest: Annotated[
-        str | None, typer.Option("--csv", help="Write per-frame + pooled CSV to FILE or -.")
-    ] = None,
-    nr: Annotated[
-        bool,
-        typer.Option(
-            "--nr",
-            help="Also score DIST with a no-reference model from the zoo (vmaf_post); given "
-            "one video, score only that one.",
-        ),
-    ] = False,
-    nr_model: Annotated[
-        str, typer.Option("--nr-model", help="The no-reference model: registry id or .onnx.")
-    ] = DEFAULT_NR_MODEL,
-    device: Annotated[
-        str, typer.Option(help="Where the no-reference model runs: cpu, cuda or auto.")
-    ] = "cpu",
+    reference: Reference,
+    distorted: Distorted = None,
+    model: Model = DEFAULT_VMAF_MODEL,
+    threads: Threads = 0,
+    subsample: Subsample = 1,
+    align: Align = False,
+    json_dest: JsonDest = None,
+    csv_dest: CsvDest = None,
+    nr: Nr = False,
+    nr_model: NrModel = DEFAULT_NR_MODEL,
+    device: Device = "cpu",
     engine: Engine = "auto",
-    tiny: Annotated[
-        bool,
-        typer.Option(
-            "--tiny",
-            help="Also report vmaf_tiny: the zoo's MLP on libvmaf's canonical-6 features.",
-        ),
-    ] = False,
-    tiny_model: Annotated[
-        str, typer.Option("--tiny-model", help="The model for --tiny: registry id or .onnx.")
-    ] = "vmaf_tiny",
-    tiny_fr: Annotated[
-        bool,
-        typer.Option(
-            "--tiny-fr",
-            help="Also report the zoo's pixel-domain full-reference model (the vmaf_tiny "
-            "FFmpeg filter; no libvmaf features needed).",
-        ),
-    ] = False,
-    tiny_fr_model: Annotated[
-        str, typer.Option("--tiny-fr-model", help="The model for --tiny-fr: registry id or .onnx.")
-    ] = DEFAULT_FR_MODEL,
+    tiny: Tiny = False,
+    tiny_model: TinyModel = "vmaf_tiny",
+    tiny_fr: TinyFr = False,
+    tiny_fr_model: TinyFrModel = DEFAULT_FR_MODEL,
 ) -> None:
     """VMAF of DIST against REF with libvmaf (distorted first, reference second, as FFmpeg's
     libvmaf filter takes them); with --nr, also the zoo's no-reference estimate."""
