@@ -57,13 +57,8 @@ typedef struct VmafPostContext {
 #define OFFSET(x) offsetof(VmafPostContext, x)
 #define FLAGS AV_OPT_FLAG_FILTERING_PARAM | AV_OPT_FLAG_VIDEO_PARAM
 static const AVOption vmaf_post_options[] = {
-    { "model",    "registry id or .onnx file of the no-reference model", OFFSET(model),    AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
-    { "registry", "registry.json (or its folder) to resolve ids in",     OFFSET(registry), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    VMAF_MODEL_OPTIONS(VmafPostContext, "no-reference"),
     { "log",      "write the pooled scores to this JSON file",           OFFSET(log),      AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
-    { "device",   "ONNX Runtime device",                                 OFFSET(device),   AV_OPT_TYPE_INT,    { .i64 = VMAF_DEVICE_CPU }, VMAF_DEVICE_CPU, VMAF_DEVICE_AUTO, FLAGS, .unit = "device" },
-        { "cpu",  NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_CPU  }, 0, 0, FLAGS, .unit = "device" },
-        { "cuda", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_CUDA }, 0, 0, FLAGS, .unit = "device" },
-        { "auto", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_AUTO }, 0, 0, FLAGS, .unit = "device" },
     { NULL }
 };
 

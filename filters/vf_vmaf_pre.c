@@ -40,11 +40,6 @@
 #include "video.h"
 #include "vmaf_model.h"
 
-enum VmafPrePlanes {
-    PLANES_LUMA,
-    PLANES_ALL,
-};
-
 typedef struct VmafPreContext {
     const AVClass *class;
     DnnContext dnnctx;
@@ -61,19 +56,9 @@ typedef struct VmafPreContext {
     int error;
 } VmafPreContext;
 
-#define OFFSET(x) offsetof(VmafPreContext, x)
-#define FLAGS AV_OPT_FLAG_FILTERING_PARAM | AV_OPT_FLAG_VIDEO_PARAM
 static const AVOption vmaf_pre_options[] = {
-    { "model",    "registry id or .onnx file of the pre-filter model", OFFSET(model),    AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
-    { "registry", "registry.json (or its folder) to resolve ids in",    OFFSET(registry), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
-    { "device",   "ONNX Runtime device",                                OFFSET(device),   AV_OPT_TYPE_INT,    { .i64 = VMAF_DEVICE_CPU }, VMAF_DEVICE_CPU, VMAF_DEVICE_AUTO, FLAGS, .unit = "device" },
-        { "cpu",  NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_CPU  }, 0, 0, FLAGS, .unit = "device" },
-        { "cuda", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_CUDA }, 0, 0, FLAGS, .unit = "device" },
-        { "auto", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_AUTO }, 0, 0, FLAGS, .unit = "device" },
-    { "planes",   "planes to filter",                                   OFFSET(planes),   AV_OPT_TYPE_INT,    { .i64 = PLANES_LUMA }, PLANES_LUMA, PLANES_ALL, FLAGS, .unit = "planes" },
-        { "luma", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = PLANES_LUMA }, 0, 0, FLAGS, .unit = "planes" },
-        { "all",  NULL, 0, AV_OPT_TYPE_CONST, { .i64 = PLANES_ALL  }, 0, 0, FLAGS, .unit = "planes" },
-    { "strength", "blend of filtered over original (0..1)",             OFFSET(strength), AV_OPT_TYPE_FLOAT,  { .dbl = 1.0 }, 0.0, 1.0, FLAGS },
+    VMAF_MODEL_OPTIONS(VmafPreContext, "pre-filter"),
+    VMAF_PRE_OPTIONS(VmafPreContext),
     { NULL }
 };
 
@@ -83,37 +68,12 @@ AVFILTER_DEFINE_CLASS(vmaf_pre);
 static int post_proc(AVFrame *plane, DNNData *output, AVFilterContext *avctx)
 {
     VmafPreContext *s = avctx->priv;
-    const int maxv = (1 << s->depth) - 1;
-    const float scale = 1.0f / maxv;
-    const float k = s->strength;
-    const float *src = output->data;
+    int ret = ff_vmaf_model_write_plane(avctx, plane, output, s->depth, s->strength,
+                                        VMAF_BLEND_ALWAYS, "pre-filter");
 
-    if (output->dims[0] != 1 || output->dims[1] != 1 ||
-        output->dims[2] != plane->height || output->dims[3] != plane->width) {
-        av_log(avctx, AV_LOG_ERROR, "the model returned [%d,%d,%d,%d] for a %dx%d plane; "
-               "a pre-filter must return [1,1,H,W]\n", output->dims[0], output->dims[1],
-               output->dims[2], output->dims[3], plane->width, plane->height);
-        s->error = AVERROR(EINVAL);
-        return s->error;
-    }
-    for (int y = 0; y < plane->height; y++) {
-        if (s->depth > 8) {
-            uint16_t *dst = (uint16_t *)(plane->data[0] + y * plane->linesize[0]);
-            for (int x = 0; x < plane->width; x++) {
-                float v = dst[x] * scale;
-                v += k * (*src++ - v);
-                dst[x] = av_clip(lrintf(v * maxv), 0, maxv);
-            }
-        } else {
-            uint8_t *dst = plane->data[0] + y * plane->linesize[0];
-            for (int x = 0; x < plane->width; x++) {
-                float v = dst[x] * scale;
-                v += k * (*src++ - v);
-                dst[x] = av_clip_uint8(lrintf(v * maxv));
-            }
-        }
-    }
-    return 0;
+    if (ret < 0)
+        s->error = ret;
+    return ret;
 }
 
 static av_cold int init(AVFilterContext *avctx)
@@ -133,7 +93,7 @@ static int config_input(AVFilterLink *inlink)
     int ret;
 
     s->depth     = desc->comp[0].depth;
-    s->nb_planes = s->planes == PLANES_ALL ? av_pix_fmt_count_planes(inlink->format) : 1;
+    s->nb_planes = s->planes == VMAF_PLANES_ALL ? av_pix_fmt_count_planes(inlink->format) : 1;
     for (int p = 0; p < s->nb_planes; p++) {
         int sub = p == 1 || p == 2;
         s->plane_w[p] = sub ? AV_CEIL_RSHIFT(inlink->w, desc->log2_chroma_w) : inlink->w;

@@ -25,6 +25,7 @@
  */
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 
 #include "libavutil/avstring.h"
 #include "libavutil/bprint.h"
+#include "libavutil/common.h"
 #include "libavutil/error.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
@@ -444,6 +446,14 @@ end:
     return ret;
 }
 
+/*
+ * Whether ONNX Runtime offers the CUDA execution provider. FFmpeg 9.0's ONNX
+ * backend takes device=cuda as a preference: when CUDA cannot be enabled it logs
+ * a warning and runs on the CPU, and it does not tell its caller. The filters
+ * promise that device=cuda fails rather than silently running elsewhere, and
+ * that device=auto says where it runs, so they ask for the provider list here;
+ * the model itself is loaded and run only through the DNN module.
+ */
 static int cuda_offered(void *log_ctx)
 {
     const OrtApi *ort = OrtGetApiBase()->GetApi(ORT_API_VERSION);
@@ -478,6 +488,12 @@ int ff_vmaf_model_load(AVFilterContext *avctx, DnnContext *dnnctx, const char *p
                "execution provider (install onnxruntime-gpu, or use device=cpu|auto)\n");
         return AVERROR(ENOSYS);
     }
+    /* The filters keep model= and device= as their own options (registry ids,
+     * checked sha256, a strict device), so the DNN context is not exposed as an
+     * option child (AVFILTER_DNN_DEFINE_CLASS): av_opt_find2() searches children
+     * first, and the DNN module's own "model" and "device" would take the values.
+     * Its classes and defaults are set the way ff_dnn_filter_init_child_class()
+     * sets them; then the values the filter resolved. */
     ff_dnn_init_child_class(dnnctx);
     dnnctx->backend_type   = DNN_ONNX;
     dnnctx->async          = 0;
@@ -571,6 +587,40 @@ int ff_vmaf_model_run_window(DnnContext *dnnctx, AVFrame *const *window, int nb,
 int ff_vmaf_model_run_plane(DnnContext *dnnctx, AVFrame *frame, int p, int w, int h)
 {
     return ff_vmaf_model_run_window(dnnctx, &frame, 1, frame, p, w, h);
+}
+
+int ff_vmaf_model_write_plane(AVFilterContext *avctx, AVFrame *plane, const DNNData *output,
+                              int depth, float strength, enum VmafModelBlend blend,
+                              const char *what)
+{
+    const int maxv = (1 << depth) - 1;
+    const float scale = 1.0f / maxv;
+    const int mix = blend == VMAF_BLEND_ALWAYS || strength < 1.0f;
+    const float *src = output->data;
+
+    if (output->dims[0] != 1 || output->dims[1] != 1 ||
+        output->dims[2] != plane->height || output->dims[3] != plane->width) {
+        av_log(avctx, AV_LOG_ERROR, "the model returned [%d,%d,%d,%d] for a %dx%d plane; "
+               "a %s must return [1,1,H,W]\n", output->dims[0], output->dims[1],
+               output->dims[2], output->dims[3], plane->width, plane->height, what);
+        return AVERROR(EINVAL);
+    }
+    for (int y = 0; y < plane->height; y++) {
+        uint8_t  *row8  = plane->data[0] + y * plane->linesize[0];
+        uint16_t *row16 = (uint16_t *)row8;
+        for (int x = 0; x < plane->width; x++) {
+            float v = *src++;
+            if (mix) {
+                float o = (depth > 8 ? row16[x] : row8[x]) * scale;
+                v = o + strength * (v - o);
+            }
+            if (depth > 8)
+                row16[x] = av_clip(lrintf(v * maxv), 0, maxv);
+            else
+                row8[x] = av_clip_uint8(lrintf(v * maxv));
+        }
+    }
+    return 0;
 }
 
 int ff_vmaf_scores_add(VmafScores *s, double score)

@@ -38,6 +38,51 @@ enum VmafModelDevice {
     VMAF_DEVICE_AUTO,
 };
 
+enum VmafModelPlanes {
+    VMAF_PLANES_LUMA,
+    VMAF_PLANES_ALL,
+};
+
+#define VMAF_MODEL_FLAGS (AV_OPT_FLAG_FILTERING_PARAM | AV_OPT_FLAG_VIDEO_PARAM)
+
+/**
+ * The options every vmaf_* filter takes: model, registry, device. The filter's
+ * context type must hold char *model, char *registry and int device; what names
+ * the kind of model in the help text.
+ */
+#define VMAF_MODEL_OPTIONS(type, what)                                                         \
+    { "model",    "registry id or .onnx file of the " what " model", offsetof(type, model),     \
+      AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VMAF_MODEL_FLAGS },                           \
+    { "registry", "registry.json (or its folder) to resolve ids in", offsetof(type, registry), \
+      AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VMAF_MODEL_FLAGS },                           \
+    { "device",   "ONNX Runtime device", offsetof(type, device), AV_OPT_TYPE_INT,               \
+      { .i64 = VMAF_DEVICE_CPU }, VMAF_DEVICE_CPU, VMAF_DEVICE_AUTO, VMAF_MODEL_FLAGS, .unit = "device" }, \
+        { "cpu",  NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_CPU  }, 0, 0, VMAF_MODEL_FLAGS, .unit = "device" }, \
+        { "cuda", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_CUDA }, 0, 0, VMAF_MODEL_FLAGS, .unit = "device" }, \
+        { "auto", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_DEVICE_AUTO }, 0, 0, VMAF_MODEL_FLAGS, .unit = "device" }
+
+/**
+ * The options of the pre-filters (vmaf_pre, vmaf_pre_temporal): which planes
+ * go through the model, and how much of its output is blended over the input.
+ * The context type must hold int planes and float strength.
+ */
+#define VMAF_PRE_OPTIONS(type)                                                                 \
+    { "planes",   "planes to filter (the others are copied)", offsetof(type, planes),           \
+      AV_OPT_TYPE_INT, { .i64 = VMAF_PLANES_LUMA }, VMAF_PLANES_LUMA, VMAF_PLANES_ALL,          \
+      VMAF_MODEL_FLAGS, .unit = "planes" },                                                    \
+        { "luma", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_PLANES_LUMA }, 0, 0, VMAF_MODEL_FLAGS, .unit = "planes" }, \
+        { "all",  NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_PLANES_ALL  }, 0, 0, VMAF_MODEL_FLAGS, .unit = "planes" }, \
+    { "strength", "blend of filtered over original (0..1)", offsetof(type, strength),          \
+      AV_OPT_TYPE_FLOAT, { .dbl = 1.0 }, 0.0, 1.0, VMAF_MODEL_FLAGS }
+
+/* How a pre-filter's output meets the samples it replaces. */
+enum VmafModelBlend {
+    /* o + strength * (model - o) for every sample (vmaf_pre) */
+    VMAF_BLEND_ALWAYS,
+    /* the model's value itself at strength 1, the blend below it (vmaf_pre_temporal) */
+    VMAF_BLEND_BELOW_FULL,
+};
+
 /**
  * Resolve a model given as a registry id or a file path into a checked file path.
  *
@@ -97,6 +142,16 @@ int ff_vmaf_model_run_plane(DnnContext *dnnctx, AVFrame *frame, int p, int w, in
  */
 int ff_vmaf_model_run_window(DnnContext *dnnctx, AVFrame *const *window, int nb,
                              AVFrame *dst, int p, int w, int h);
+
+/**
+ * A pre-filter's post-processing: check that the model returned one plane of
+ * plane's size ([1,1,H,W], else log that a "what" must return it and fail),
+ * then write it into plane's data[0], which holds the samples it replaces:
+ * blended by strength as blend says, rounded and clipped to depth bits.
+ */
+int ff_vmaf_model_write_plane(AVFilterContext *avctx, AVFrame *plane, const DNNData *output,
+                              int depth, float strength, enum VmafModelBlend blend,
+                              const char *what);
 
 /* Per-frame scores of a scoring filter, pooled at the end. */
 typedef struct VmafScores {
