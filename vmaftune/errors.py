@@ -2,7 +2,8 @@
 
 Exit codes (also in docs/cli.md):
   0 success · 1 a check found a problem (e.g. `doctor`) · 2 usage · 3 bad input or output
-  path · 4 tool or encoder failure · 5 internal error · 130 interrupted
+  path · 4 tool or encoder failure · 5 internal error · 130 interrupted (SIGINT, Ctrl-C) ·
+  143 terminated (SIGTERM)
 """
 
 from __future__ import annotations
@@ -63,3 +64,15 @@ class InternalError(VmaftuneError):
     """A bug: something vmaftune itself got wrong."""
 
     exit_code = 5
+
+
+class Interrupted(VmaftuneError):
+    """The run was stopped (Ctrl-C): raised where a child was killed or was not started
+    because of it. Whatever was finished stays in the journal."""
+
+    exit_code = 130
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread by the command line's handler (like
+    KeyboardInterrupt for SIGINT, it is not an Exception, so no step swallows it)."""

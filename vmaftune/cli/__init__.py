@@ -3,11 +3,14 @@ error to one line on stderr and a documented exit code (see vmaftune.errors)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Annotated
 
 import typer
@@ -20,7 +23,7 @@ except ImportError:  # pragma: no cover - older Typer on real click
 from vmaftune import __version__
 from vmaftune.cli import corpus, doctor, encode, encoders, ladder, models, probe, score, shots
 from vmaftune.cli.common import Settings
-from vmaftune.errors import InternalError, OutputError, VmaftuneError
+from vmaftune.errors import InternalError, Interrupted, OutputError, Terminated, VmaftuneError
 
 app = typer.Typer(
     name="vmaftune",
@@ -78,8 +81,31 @@ def _say(text: str) -> None:
     sys.stderr.flush()
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C (outputs under temporary names are removed, running
+    children are killed) instead of ending the process where it stands."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; nothing escapes as a traceback."""
+    with _sigterm_raises():
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in args or "-v" in args
     command = typer.main.get_command(app)
@@ -90,9 +116,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     except ClickException as exc:
         _say(f"vmaftune: error: {exc.format_message()} (see --help)")
         return 2
-    except (typer.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt, Interrupted):
         _say("vmaftune: interrupted")
         return 130
+    except Terminated:
+        _say("vmaftune: terminated")
+        return 143
     except VmaftuneError as exc:
         _say(f"vmaftune: error: {exc.message}")
         if verbose and exc.detail:
@@ -111,6 +140,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         if verbose:
             _say("".join(traceback.format_exception(exc)).rstrip())
         return InternalError.exit_code
+    if result == 130:  # Typer turns Ctrl-C into a returned 130; no command returns one
+        _say("vmaftune: interrupted")
     return int(result) if isinstance(result, int) else 0
 
 

@@ -1,5 +1,8 @@
 """The one subprocess wrapper: every child gets a null stdin, dies with its parent, and a
-failure carries the command line and the tail of stderr."""
+failure carries the command line and the tail of stderr.
+
+Every running child is known here, so an interrupted run can stop them all at once
+(`stop_all`): the children are killed, and no new one starts until `resume`."""
 
 from __future__ import annotations
 
@@ -18,11 +21,53 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from vmaftune.errors import ProcessError, ToolError
+from vmaftune.errors import Interrupted, ProcessError, ToolError
 
 log = logging.getLogger("vmaftune")
 
 STDERR_TAIL_LINES = 20
+
+_live: set[subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+def stop_all() -> None:
+    """Kill every running child and refuse new ones (an interrupt)."""
+    _stopping.set()
+    with _live_lock:
+        for proc in list(_live):
+            with contextlib.suppress(OSError):
+                proc.kill()
+
+
+def resume() -> None:
+    """Children may start again (the interrupted run has unwound)."""
+    _stopping.clear()
+
+
+def _start(argv: Sequence[str], what: str, **popen: object) -> subprocess.Popen[bytes]:
+    with _live_lock:
+        if _stopping.is_set():
+            raise Interrupted(f"{what}: not started, the run was interrupted")
+        try:
+            proc: subprocess.Popen[bytes] = subprocess.Popen(  # type: ignore[call-overload]
+                list(argv), preexec_fn=_PREEXEC, **popen
+            )
+        except FileNotFoundError as exc:
+            raise ToolError(f"{what}: cannot run {argv[0]}: not found") from exc
+        except PermissionError as exc:
+            raise ToolError(f"{what}: cannot run {argv[0]}: permission denied") from exc
+        _live.add(proc)
+        return proc
+
+
+def _finish(proc: subprocess.Popen[bytes], what: str) -> None:
+    """Forget a child; one killed by `stop_all` makes its step raise Interrupted."""
+    with _live_lock:
+        _live.discard(proc)
+    if _stopping.is_set() and proc.returncode != 0:
+        raise Interrupted(f"{what}: stopped, the run was interrupted")
 
 
 @dataclass(frozen=True)
@@ -81,25 +126,21 @@ def run(
 ) -> Completed:
     """Run to completion, capturing both streams. `what` names the step for messages."""
     log.debug("run: %s", shlex.join(argv))
+    proc = _start(argv, what, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE, env=_environment(env), cwd=cwd)  # fmt: skip
     try:
-        proc = subprocess.run(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-            env=_environment(env),
-            cwd=cwd,
-            preexec_fn=_PREEXEC,
-        )
-    except FileNotFoundError as exc:
-        raise ToolError(f"{what}: cannot run {argv[0]}: not found") from exc
-    except PermissionError as exc:
-        raise ToolError(f"{what}: cannot run {argv[0]}: permission denied") from exc
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.communicate()
         raise ToolError(f"{what}: {argv[0]} did not finish within {timeout:g} s") from exc
-    out = proc.stdout.decode("utf-8", errors="replace")
-    err = proc.stderr.decode("utf-8", errors="replace")
+    finally:
+        if proc.poll() is None:  # interrupted while waiting: the child goes too
+            proc.kill()
+            proc.wait()
+        _finish(proc, what)
+    out = stdout.decode("utf-8", errors="replace")
+    err = stderr.decode("utf-8", errors="replace")
     if check and proc.returncode != 0:
         raise _failure(what, argv, proc.returncode, err)
     return Completed(tuple(argv), proc.returncode, out, err)
@@ -173,18 +214,9 @@ def _stream(
 ) -> Completed:
     """stderr is drained on a thread so neither pipe can fill and block."""
     log.debug("run: %s", shlex.join(argv))
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=_environment(env),
-            cwd=cwd,
-            preexec_fn=_PREEXEC,
-        )
-    except FileNotFoundError as exc:
-        raise ToolError(f"{what}: cannot run {argv[0]}: not found") from exc
+    proc = _start(argv, what, stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_environment(env),
+                  cwd=cwd)  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None
     err_lines: collections.deque[str] = collections.deque(maxlen=200)
     stderr = proc.stderr
@@ -225,6 +257,7 @@ def _stream(
         if feeder is not None:
             feeder.join()
         drainer.join(timeout=5)
+        _finish(proc, what)
     if feed_failed:
         raise feed_failed[0]
     err = "\n".join(err_lines)

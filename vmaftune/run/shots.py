@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict
 
+from vmaftune.edges import process
 from vmaftune.edges.toolchain import FFmpeg
-from vmaftune.errors import InternalError, UsageError
+from vmaftune.errors import InternalError, Interrupted, UsageError
 from vmaftune.run.events import (
     Emit,
     ShotDone,
@@ -136,8 +137,8 @@ def run_shots(
 
     order = sorted(shots, key=lambda s: (-s.frames, s.index))
     results: dict[int, ShotResult] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(shots))),
-                            thread_name_prefix="shot") as pool:  # fmt: skip
+    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(shots))), thread_name_prefix="shot")
+    try:
         futures = {pool.submit(one, s): s for s in order}
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for future in done:
@@ -146,6 +147,16 @@ def run_shots(
                 raise future.exception()  # type: ignore[misc]
         for future, shot in futures.items():
             results[shot.index] = future.result()
+    except BaseException as exc:
+        if not isinstance(exc, Exception) or isinstance(exc, Interrupted):
+            # Ctrl-C or SIGTERM: queued shots never start, running children are killed;
+            # the journal keeps every trial that finished.
+            process.stop_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+            process.resume()
+        raise
+    finally:
+        pool.shutdown(wait=True)
     if len(results) != len(shots):
         raise InternalError("a shot was lost between the workers")
     return [results[s.index] for s in shots]
