@@ -45,14 +45,20 @@ def emit(event: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def write_report(dest: str, text: str, *, protect: list[Path]) -> None:
+def check_report(dest: str | None, *, protect: list[Path], force: bool) -> None:
+    """Before any work: a report file may not replace an input, or a file without --force."""
+    if dest and dest != "-":
+        check_output(Path(dest), protect, force=force)
+
+
+def write_report(dest: str, text: str, *, protect: list[Path], force: bool) -> None:
     """Write a report to a file (atomically) or to stdout when `dest` is '-'."""
     if dest == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     path = Path(dest)
-    check_output(path, protect, force=True)
+    check_output(path, protect, force=force)
     with atomic_output(path) as tmp:
         tmp.write_text(text)
 

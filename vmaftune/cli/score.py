@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vmaftune.cli.common import err, out, settings, stdout_taken, write_report
+from vmaftune.cli.common import check_report, err, out, settings, stdout_taken, write_report
 from vmaftune.cli.options import Engine
 from vmaftune.cli.render import Renderer
 from vmaftune.errors import UsageError
@@ -111,6 +111,9 @@ TinyFr = Annotated[
         "FFmpeg filter; no libvmaf features needed).",
     ),
 ]
+Force = Annotated[
+    bool, typer.Option("--force", "-f", help="Replace an existing --json or --csv file.")
+]
 TinyFrModel = Annotated[
     str, typer.Option("--tiny-fr-model", help="The model for --tiny-fr: registry id or .onnx.")
 ]
@@ -134,6 +137,7 @@ def command(
     tiny_model: TinyModel = "vmaf_tiny",
     tiny_fr: TinyFr = False,
     tiny_fr_model: TinyFrModel = DEFAULT_FR_MODEL,
+    force: Force = False,
 ) -> None:
     """VMAF of DIST against REF with libvmaf (distorted first, reference second, as FFmpeg's
     libvmaf filter takes them); with --nr, also the zoo's no-reference estimate."""
@@ -141,6 +145,9 @@ def command(
         raise UsageError("--json - and --csv - cannot both use stdout")
     if distorted is None and nr and csv_dest:
         raise UsageError("--csv holds libvmaf's features; with --nr alone use --json")
+    protect = [p for p in (reference, distorted) if p is not None]
+    for dest in (json_dest, csv_dest):
+        check_report(dest, protect=protect, force=force)
     request = ScoreRequest(
         reference=reference, distorted=distorted, model=model, threads=threads,
         subsample=subsample, align=align, nr=nr, nr_model=nr_model, device=device,
@@ -154,18 +161,17 @@ def command(
         result = score(request, ffmpeg).wait(render)
     finally:
         render.close()
-    protect = [p for p in (reference, distorted) if p is not None]
     if result.vmaf is None:
         assert result.nr is not None
-        _report_nr(result.nr, reference, json_dest, protect)
+        _report_nr(result.nr, reference, json_dest, protect, force)
         return
     assert distorted is not None
-    _report(result, reference, distorted, json_dest, csv_dest, protect)
+    _report(result, reference, distorted, json_dest, csv_dest, protect, force)
 
 
 def _report(
     result: ScoreResult, reference: Path, distorted: Path, json_dest: str | None,
-    csv_dest: str | None, protect: list[Path],
+    csv_dest: str | None, protect: list[Path], force: bool,
 ) -> None:  # fmt: skip
     vmaf, tiny_result, nr_result, fr_result = result.vmaf, result.tiny, result.nr, result.tiny_fr
     assert vmaf is not None
@@ -177,9 +183,9 @@ def _report(
             data["nr"] = nr_dict(nr_result, distorted)
         if fr_result is not None:
             data["tiny_fr"] = nr_dict(fr_result, distorted, "tiny-fr-score")
-        write_report(json_dest, json.dumps(data, indent=1) + "\n", protect=protect)
+        write_report(json_dest, json.dumps(data, indent=1) + "\n", protect=protect, force=force)
     if csv_dest:
-        write_report(csv_dest, as_csv(vmaf), protect=protect)
+        write_report(csv_dest, as_csv(vmaf), protect=protect, force=force)
     console = err if stdout_taken(json_dest, csv_dest) else out
     for note in vmaf.notes:
         err.print(f"note: {note}", markup=False)
@@ -212,9 +218,13 @@ def _report(
     console.print(table)
 
 
-def _report_nr(nr: ModelScore, video: Path, json_dest: str | None, protect: list[Path]) -> None:
+def _report_nr(
+    nr: ModelScore, video: Path, json_dest: str | None, protect: list[Path], force: bool
+) -> None:
     if json_dest:
-        write_report(json_dest, json.dumps(nr_dict(nr, video), indent=1) + "\n", protect=protect)
+        write_report(
+            json_dest, json.dumps(nr_dict(nr, video), indent=1) + "\n", protect=protect, force=force
+        )
     console = err if stdout_taken(json_dest) else out
     table = Table(title=f"no-reference VMAF ({nr.model}) of {video.name}")
     table.add_column("pool")

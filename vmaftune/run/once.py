@@ -3,11 +3,11 @@ probe → encode (optionally through a zoo pre-filter) → score → the result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vmaftune import encoders
-from vmaftune.edges.outputs import check_output
+from vmaftune.edges.outputs import atomic_output, check_output
 from vmaftune.edges.toolchain import FFmpeg, patched_ffmpeg, resolve
 from vmaftune.run.events import Emit, Encoded, EncodeStart, Note, Run, progress_hook
 from vmaftune.steps import encode
@@ -69,20 +69,24 @@ def _run(req: OnceRequest, given: FFmpeg | None, emit: Emit) -> OnceResult:
         feed = prefilter.pre_feed(source, pre, work_fmt, runner)
         where = f"the patched FFmpeg {runner.path}" if runner else "Python onnxruntime"
         emit(Note(f"{pre.spec()} at {work_fmt} via {where}", kind="pre-filter"))
-    spec = encode.EncodeSpec(source=source, output=req.output, encoder=encoder, value=value,
-                             preset=preset, pix_fmt=pix_fmt, audio=req.audio and source.has_audio,
-                             piped=feed is not None)  # fmt: skip
     total = source.frame_count
     emit(EncodeStart(req.input, req.output, encoder.name, quality.name, value, preset, pix_fmt,
                      total))  # fmt: skip
-    done = encode.run(ffmpeg, spec, on_progress=progress_hook("encode", total, emit), feed=feed)
-    out = done.output
-    emit(Encoded(req.output, out.file_bytes, out.video_bitrate, out.frame_count, done.seconds))
-    pooled = None
-    if req.vmaf:
-        score = score_files(ffmpeg, source, out, options,
-                            on_progress=progress_hook("score", total, emit))  # fmt: skip
-        pooled = score.pooled
-        for note in score.notes:
-            emit(Note(note))
+    # OUT takes its name only once it is scored: a failed score must not have replaced a
+    # good file (--force) or left a file that was never checked.
+    with atomic_output(req.output) as tmp:
+        audio = req.audio and source.has_audio
+        spec = encode.EncodeSpec(source=source, output=tmp, encoder=encoder, value=value,
+                                 preset=preset, pix_fmt=pix_fmt, audio=audio,
+                                 piped=feed is not None)  # fmt: skip
+        done = encode.run(ffmpeg, spec, on_progress=progress_hook("encode", total, emit), feed=feed)
+        out = replace(done.output, path=req.output)
+        emit(Encoded(req.output, out.file_bytes, out.video_bitrate, out.frame_count, done.seconds))
+        pooled = None
+        if req.vmaf:
+            score = score_files(ffmpeg, source, done.output, options,
+                                on_progress=progress_hook("score", total, emit))  # fmt: skip
+            pooled = score.pooled
+            for note in score.notes:
+                emit(Note(note))
     return OnceResult(out, encoder.name, quality.name, value, preset, pix_fmt, done.seconds, pooled)

@@ -100,7 +100,8 @@ def _plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
     target = Target(req.target_vmaf, req.tolerance, req.pool, req.search).checked()
     shot_options = ShotOptions(req.min_shot, req.max_shot).checked()
     jobs = parallel_shots(req.jobs)
-    check_output(req.output, [req.input], force=req.force)
+    for path in (req.output, *sidecar.paths(req.output)):
+        check_output(path, [req.input], force=req.force)
     source, demuxed = read(req.input)
     pix_fmt = encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
     encode.require_encoder(ffmpeg, encoder, pix_fmt)

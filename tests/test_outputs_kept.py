@@ -1,0 +1,82 @@
+"""A failed run never costs the user a good file, and no output of any command is
+replaced without --force (issue 17, items 2 and 3)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def rotated(tmp_path_factory: pytest.TempPathFactory, ffmpeg_exe: str) -> Path:
+    """A file whose display matrix turns it a quarter: FFmpeg's encode auto-rotates it,
+    so the encode and its source no longer have the same size."""
+    d = tmp_path_factory.mktemp("rotated")
+    base = d / "base.mp4"
+    subprocess.run([ffmpeg_exe, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=1",
+                    "-c:v", "libx264", str(base)], check=True)  # fmt: skip
+    rot = d / "rot.mp4"
+    subprocess.run([ffmpeg_exe, "-v", "error", "-display_rotation", "90", "-i", str(base),
+                    "-c", "copy", str(rot)], check=True)  # fmt: skip
+    return rot
+
+
+def test_a_failed_encode_leaves_the_previous_out_untouched(
+    cli, rotated: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    old = tmp_path / "old.mp4"
+    old.write_bytes(b"a good file from an earlier run")
+    before = digest(old)
+    r = cli("encode", rotated, "-o", old, "-c", "x264", "--preset", "ultrafast", "--force")
+    if r.code == 0:
+        pytest.skip("this FFmpeg scores the rotated encode: nothing failed")
+    assert r.code in (3, 4) and "Traceback" not in r.stderr
+    assert digest(old) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.mp4"]
+
+
+def test_existing_sidecars_need_force(cli, clips, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "o.mp4"
+    sidecar = tmp_path / "o.mp4.shots.json"
+    sidecar.write_text("mine")
+    args = ("encode", clips["cfr"], "-o", out, "-c", "x264", "--preset", "ultrafast",
+            "-t", "80", "--jobs", "1")  # fmt: skip
+    r = cli(*args)
+    assert r.code == 3 and "o.mp4.shots.json: exists; pass --force" in r.stderr
+    assert sidecar.read_text() == "mine" and not out.exists()
+    assert not (tmp_path / "o.mp4.vmaftune-work").exists()
+    r = cli(*args, "--force")
+    assert r.code == 0, r.stderr
+    assert sidecar.read_text().startswith("{")
+
+
+def test_a_folder_where_a_sidecar_goes_is_refused_before_any_encode(
+    cli, clips, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "o.mp4"
+    (tmp_path / "o.mp4.shots.csv").mkdir()
+    r = cli("encode", clips["cfr"], "-o", out, "-c", "x264", "--preset", "ultrafast",
+            "-t", "80", "--force")  # fmt: skip
+    assert r.code == 3 and "o.mp4.shots.csv: is a folder" in r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()
+    assert not (tmp_path / "o.mp4.vmaftune-work").exists()
+
+
+@pytest.mark.parametrize("flag", ["--json", "--csv"])
+def test_score_reports_need_force(cli, carphone, tmp_path: Path, flag: str) -> None:  # type: ignore[no-untyped-def]
+    ref, dist = carphone
+    report = tmp_path / "report"
+    report.write_text("mine")
+    r = cli("score", ref, dist, flag, report)
+    assert r.code == 3 and "exists; pass --force" in r.stderr
+    assert report.read_text() == "mine"
+    r = cli("score", ref, dist, flag, report, "--force")
+    assert r.code == 0, r.stderr
+    assert report.read_text() != "mine"
