@@ -88,3 +88,23 @@ def test_a_signal_stops_the_run_and_the_next_run_resumes(
     assert again.returncode == 0, stderr
     done = [json.loads(line) for line in stdout.splitlines()][-1]
     assert done["type"] == "done" and done["shots"] == 3 and out.exists()
+
+
+def test_a_second_run_on_the_same_out_stops_at_once(three: Path, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out.mp4"
+    first = start(three, out)
+    assert first.stdout is not None
+    for line in first.stdout:
+        if json.loads(line)["type"] == "probe-start":
+            break
+    args = ("encode", three, "-o", out, "-c", "x264", "--preset", "ultrafast", "-t", "90",
+            "--jobs", "1", "--min-shot", "0.5")  # fmt: skip
+    r = cli(*args)
+    assert r.code == 3 and f"another vmaftune run (PID {first.pid})" in r.stderr
+    assert "Traceback" not in r.stderr
+    # A lock left by a killed run is free: the next run takes it and resumes.
+    first.kill()
+    first.wait(timeout=60)
+    r = cli(*args)
+    assert r.code == 0, r.stderr
+    assert out.exists() and not list(tmp_path.glob(".*lock"))

@@ -4,6 +4,7 @@ place only when complete, so a failure never leaves a partial file or destroys d
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
@@ -103,3 +104,39 @@ def atomic_folder(output: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def output_lock(output: Path) -> Iterator[None]:
+    """One run at a time per output: a second run on the same OUT (or ladder folder) stops
+    at once, naming the holder. The lock is an flock on a hidden file beside OUT, so one
+    left by a killed run is free again: the kernel drops it with its holder."""
+    path = output.parent / f".{output.name}.vmaftune-lock"
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"{output.parent}: cannot write there ({exc.strerror})") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise OutputError(
+                f"{output}: another vmaftune run (PID {holder}) is writing it; "
+                "wait for it to finish or stop it"
+            ) from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # its holder removed it as we opened it: take the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)

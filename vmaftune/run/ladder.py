@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vmaftune import encoders
-from vmaftune.edges.outputs import atomic_folder, check_folder
+from vmaftune.edges.outputs import atomic_folder, check_folder, output_lock
 from vmaftune.edges.toolchain import FFmpeg, resolve
 from vmaftune.errors import UsageError
 from vmaftune.run.events import Emit, Note, Resuming, Run, RungStart, ShotsFound
@@ -124,6 +124,13 @@ def _plan(req: LadderRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
 def _run(req: LadderRequest, ffmpeg: FFmpeg, emit: Emit) -> LadderResult:
     started = time.monotonic()
     p, demuxed = _plan(req, ffmpeg)
+    with output_lock(req.output):
+        return _locked(req, ffmpeg, emit, p, demuxed, started)
+
+
+def _locked(
+    req: LadderRequest, ffmpeg: FFmpeg, emit: Emit, p: _Plan, demuxed: Timeline, started: float
+) -> LadderResult:
     for note in p.skipped:
         emit(Note(note))
     root = WorkDir.beside(req.output)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vmaftune import encoders
-from vmaftune.edges.outputs import atomic_output, check_output
+from vmaftune.edges.outputs import atomic_output, check_output, output_lock
 from vmaftune.edges.toolchain import FFmpeg, patched_ffmpeg, resolve
 from vmaftune.run.events import Emit, Encoded, EncodeStart, Note, Run, progress_hook
 from vmaftune.steps import encode
@@ -74,7 +74,7 @@ def _run(req: OnceRequest, given: FFmpeg | None, emit: Emit) -> OnceResult:
                      total))  # fmt: skip
     # OUT takes its name only once it is scored: a failed score must not have replaced a
     # good file (--force) or left a file that was never checked.
-    with atomic_output(req.output) as tmp:
+    with output_lock(req.output), atomic_output(req.output) as tmp:
         audio = req.audio and source.has_audio
         spec = encode.EncodeSpec(source=source, output=tmp, encoder=encoder, value=value,
                                  preset=preset, pix_fmt=pix_fmt, audio=audio,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vmaftune import encoders
-from vmaftune.edges.outputs import atomic_output, check_output
+from vmaftune.edges.outputs import atomic_output, check_output, output_lock
 from vmaftune.edges.toolchain import FFmpeg, resolve
 from vmaftune.errors import UsageError
 from vmaftune.run.events import Emit, Resuming, Run, ShotsFound, progress_hook
@@ -154,6 +154,13 @@ def _open_work(req: TargetRequest, p: _Plan, ffmpeg: FFmpeg) -> WorkDir:
 def _run(req: TargetRequest, ffmpeg: FFmpeg, emit: Emit) -> TargetResult:
     started = time.monotonic()
     p, demuxed = _plan(req, ffmpeg)
+    with output_lock(req.output):
+        return _locked(req, ffmpeg, emit, p, demuxed, started)
+
+
+def _locked(
+    req: TargetRequest, ffmpeg: FFmpeg, emit: Emit, p: _Plan, demuxed: Timeline, started: float
+) -> TargetResult:
     work = _open_work(req, p, ffmpeg)
     if work.journal.resumed:
         emit(Resuming(work.path))
