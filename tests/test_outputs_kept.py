@@ -80,3 +80,37 @@ def test_score_reports_need_force(cli, carphone, tmp_path: Path, flag: str) -> N
     r = cli("score", ref, dist, flag, report, "--force")
     assert r.code == 0, r.stderr
     assert report.read_text() != "mine"
+
+
+def test_a_refused_per_shot_run_leaves_no_work_folder(cli, ffmpeg_exe: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    tiny = tmp_path / "two.mp4"
+    subprocess.run([ffmpeg_exe, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25",
+                    "-frames:v", "2", "-c:v", "libx264", str(tiny)], check=True)  # fmt: skip
+    r = cli("encode", tiny, "-o", tmp_path / "o.mp4", "-c", "x264", "-t", "90")
+    assert r.code != 0 and "Traceback" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["two.mp4"]
+
+
+def test_what_a_killed_encode_left_is_removed_by_the_next_run(
+    cli, bbb: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+    import signal
+    import sys
+
+    out = tmp_path / "o.mp4"
+    argv = [sys.executable, "-m", "vmaftune", "encode", str(bbb), "-o", str(out), "-c", "x264",
+            "--preset", "veryslow", "--json"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if json.loads(line)["type"] == "progress":
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    left = [p.name for p in tmp_path.iterdir()]
+    assert any(n.startswith(".o.") and n.endswith(".partial.mp4") for n in left), left
+    r = cli("encode", bbb, "-o", out, "-c", "x264", "--preset", "ultrafast", "--no-vmaf")
+    assert r.code == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]

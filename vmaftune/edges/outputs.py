@@ -136,7 +136,26 @@ def output_lock(output: Path) -> Iterator[None]:
     try:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
+        _remove_stale(output)
         yield
     finally:
         path.unlink(missing_ok=True)
         os.close(fd)
+
+
+def _remove_stale(output: Path) -> None:
+    """Temporary files and folders of this output (and its sidecars) that a killed run
+    left behind: whoever holds the output's lock knows no live run owns them."""
+    # tempfile's names: the prefix, eight random characters, the suffix.
+    patterns = (
+        f".{output.stem}.????????.partial{output.suffix}",  # OUT (atomic_output)
+        f".{output.name}.shots.????????.partial.*",  # its sidecars
+        f".{output.name}.????????.partial",  # a ladder folder (atomic_folder)
+        f".{output.name}.????????.partial.old",
+    )
+    for pattern in patterns:
+        for stale in output.parent.glob(pattern):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)

@@ -162,6 +162,18 @@ def _locked(
     req: TargetRequest, ffmpeg: FFmpeg, emit: Emit, p: _Plan, demuxed: Timeline, started: float
 ) -> TargetResult:
     work = _open_work(req, p, ffmpeg)
+    try:
+        return _decided(req, ffmpeg, emit, p, demuxed, started, work)
+    except BaseException:
+        if not work.journal.has_trials():
+            work.remove()  # refused or stopped before any trial: nothing worth keeping
+        raise
+
+
+def _decided(
+    req: TargetRequest, ffmpeg: FFmpeg, emit: Emit, p: _Plan, demuxed: Timeline, started: float,
+    work: WorkDir,
+) -> TargetResult:  # fmt: skip
     if work.journal.resumed:
         emit(Resuming(work.path))
     shots, frames = shots_and_frames(ffmpeg, p.job.source, demuxed, p.shots, [work])

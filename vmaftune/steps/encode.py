@@ -6,13 +6,12 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import IO
 
 from vmaftune.edges import process
-from vmaftune.edges.outputs import atomic_output
 from vmaftune.edges.progress import PROGRESS_ARGS, Progress, ProgressParser
 from vmaftune.edges.toolchain import FFmpeg, trial_encode
 from vmaftune.encoders import HARDWARE_NEEDS, Encoder
@@ -102,22 +101,22 @@ def run(
     on_progress: Callable[[Progress], None] | None = None,
     feed: Callable[[IO[bytes]], None] | None = None,
 ) -> EncodeResult:
-    """Encode to a temporary name and rename; `feed` writes the video into a piped spec."""
+    """Encode into spec.output, which the caller names and renames (run/once.py writes a
+    temporary file beside OUT and renames it once the encode is scored); `feed` writes the
+    video into a piped spec."""
     if spec.piped != (feed is not None):
         raise InternalError("a piped encode needs a feed, and only a piped one")
     started = time.monotonic()
     parser = ProgressParser(on_progress or (lambda _p: None))
-    with atomic_output(spec.output) as tmp:
-        process.stream_lines(
-            spec.argv(ffmpeg, tmp),
-            what=f"encode with {spec.encoder.name}",
-            on_line=parser.feed,
-            env=dict(spec.encoder.env),
-            feed=feed,
-        )
-        encoded = probe(tmp)
-    seconds = time.monotonic() - started
-    return EncodeResult(spec=spec, output=replace(encoded, path=spec.output), seconds=seconds)
+    process.stream_lines(
+        spec.argv(ffmpeg, spec.output),
+        what=f"encode with {spec.encoder.name}",
+        on_line=parser.feed,
+        env=dict(spec.encoder.env),
+        feed=feed,
+    )
+    encoded = probe(spec.output)
+    return EncodeResult(spec=spec, output=encoded, seconds=time.monotonic() - started)
 
 
 @cache

@@ -82,6 +82,9 @@ class Journal:
         rows = self._read("SELECT setting, data FROM probes WHERE shot=?", (shot,))
         return {float(s): json.loads(d) for s, d in rows}
 
+    def has_trials(self) -> bool:
+        return bool(self._read("SELECT 1 FROM probes LIMIT 1"))
+
     def finish_shot(self, shot: int, data: dict[str, Any]) -> None:
         self._write("INSERT OR REPLACE INTO done VALUES (?, ?)", (shot, json.dumps(data)))
 
