@@ -129,8 +129,18 @@ def test_missing_ffmpeg(carphone, tmp_path):
     one_line_error(result, 4, "$VMAFTUNE_FFMPEG: /nonexistent/ffmpeg does not exist")
 
 
-def test_verbose_shows_command_and_stderr_tail(carphone, tmp_path):
-    result = cli_subprocess("-v", "encode", carphone[0], "-o", tmp_path / "x.bad", "-c", "x264")
+def test_verbose_shows_command_and_stderr_tail(carphone, tmp_path, ffmpeg_exe):
+    # An FFmpeg whose encodes fail (an unknown option after the output), the rest real:
+    # an unknown OUT extension, the old way to make it fail, is now refused up front.
+    wrapper = tmp_path / "ffmpeg-failing-encodes"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *libx264*) exec "{ffmpeg_exe}" "$@" -no_such_option 1 ;; esac\n'
+        f'exec "{ffmpeg_exe}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    result = cli_subprocess("-v", "encode", carphone[0], "-o", tmp_path / "x.mp4", "-c", "x264",
+                            env={"VMAFTUNE_FFMPEG": str(wrapper)})  # fmt: skip
     assert result.code == 4
     assert "command: " in result.stderr and "-c:v libx264" in result.stderr
     assert "Traceback" not in result.stderr

@@ -114,3 +114,16 @@ def test_what_a_killed_encode_left_is_removed_by_the_next_run(
     r = cli("encode", bbb, "-o", out, "-c", "x264", "--preset", "ultrafast", "--no-vmaf")
     assert r.code == 0, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]
+
+
+def test_an_out_extension_that_cannot_hold_the_codec_is_a_usage_error(  # type: ignore[no-untyped-def]
+    cli, carphone, tmp_path: Path
+) -> None:
+    ref = carphone[0]
+    r = cli("encode", ref, "-o", tmp_path / "o.xyz", "-c", "x264")
+    assert r.code == 2 and "'.xyz' is not a container vmaftune writes" in r.stderr
+    r = cli("encode", ref, "-o", tmp_path / "noext", "-c", "x264")
+    assert r.code == 2 and "no extension names a container" in r.stderr
+    r = cli("encode", ref, "-o", tmp_path / "o.webm", "-c", "x264", "-t", "90")
+    assert r.code == 2 and ".webm cannot hold h264 (x264)" in r.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -52,6 +52,7 @@ def encode_once(request: OnceRequest, ffmpeg: FFmpeg | None = None) -> Run[OnceR
 
 def _run(req: OnceRequest, given: FFmpeg | None, emit: Emit) -> OnceResult:
     encoder = encoders.get(req.codec)
+    encode.require_container(req.output, encoder)
     pre = prefilter.PreFilter.parse(req.pre) if req.pre is not None else None
     quality = encoder.quality
     value = quality.check(quality.default if req.quality is None else req.quality, encoder.name)

@@ -97,6 +97,7 @@ class _Plan:
 
 def _plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
     encoder = encoders.get(req.codec)
+    encode.require_container(req.output, encoder)
     target = Target(req.target_vmaf, req.tolerance, req.pool, req.search).checked()
     shot_options = ShotOptions(req.min_shot, req.max_shot).checked()
     jobs = parallel_shots(req.jobs)

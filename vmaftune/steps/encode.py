@@ -15,7 +15,7 @@ from vmaftune.edges import process
 from vmaftune.edges.progress import PROGRESS_ARGS, Progress, ProgressParser
 from vmaftune.edges.toolchain import FFmpeg, trial_encode
 from vmaftune.encoders import HARDWARE_NEEDS, Encoder
-from vmaftune.errors import InternalError, ToolError
+from vmaftune.errors import InternalError, ToolError, UsageError
 from vmaftune.steps.probe import MediaInfo, probe
 
 
@@ -93,6 +93,33 @@ def require_encoder(ffmpeg: FFmpeg, encoder: Encoder, pix_fmt: str) -> None:
                 f"{encoder.name} needs {HARDWARE_NEEDS[encoder.hardware]}; it cannot run "
                 f"here: {trial.reason}"
             )
+
+
+# The containers vmaftune writes, by extension, and the codecs each takes: FFmpeg 9.0.2's
+# webm muxer accepts VP8, VP9 and AV1 only.
+CONTAINERS: dict[str, frozenset[str]] = {
+    ".mp4": frozenset({"h264", "hevc", "av1"}),
+    ".m4v": frozenset({"h264", "hevc", "av1"}),
+    ".mov": frozenset({"h264", "hevc", "av1"}),
+    ".mkv": frozenset({"h264", "hevc", "av1"}),
+    ".webm": frozenset({"av1"}),
+    ".ts": frozenset({"h264", "hevc"}),
+}
+
+
+def require_container(output: Path, encoder: Encoder) -> None:
+    """OUT's extension names a container that can hold the encoder's codec (FFmpeg's own
+    failure, far into the run, would only say "Invalid argument")."""
+    ext = output.suffix.lower()
+    if ext not in CONTAINERS:
+        known = ", ".join(CONTAINERS)
+        what = f"{ext!r} is not" if ext else "no extension names"
+        raise UsageError(f"{output}: {what} a container vmaftune writes; end OUT in {known}")
+    if encoder.codec not in CONTAINERS[ext]:
+        fits = ", ".join(e for e, codecs in CONTAINERS.items() if encoder.codec in codecs)
+        raise UsageError(
+            f"{output}: {ext} cannot hold {encoder.codec} ({encoder.name}); use {fits}"
+        )
 
 
 def run(
