@@ -127,3 +127,19 @@ def test_an_out_extension_that_cannot_hold_the_codec_is_a_usage_error(  # type: 
     r = cli("encode", ref, "-o", tmp_path / "o.webm", "-c", "x264", "-t", "90")
     assert r.code == 2 and ".webm cannot hold h264 (x264)" in r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_local_file_that_looks_like_a_url_is_read_as_a_file(  # type: ignore[no-untyped-def]
+    cli, carphone, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    shutil.copyfile(carphone[0], tmp_path / "http:x.mp4")
+    monkeypatch.chdir(tmp_path)
+    r = cli("probe", "http:x.mp4")
+    assert r.code == 0, r.stderr
+
+
+def test_a_bad_ffmpeg_is_refused_even_by_commands_that_do_not_run_it(cli, carphone) -> None:  # type: ignore[no-untyped-def]
+    r = cli("--ffmpeg", "/nonexistent/ffmpeg", "probe", carphone[0])
+    assert r.code == 4 and "/nonexistent/ffmpeg" in r.stderr

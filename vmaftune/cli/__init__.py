@@ -60,6 +60,8 @@ def _global(
     ] = False,
 ) -> None:
     ctx.obj = Settings(ffmpeg_path=ffmpeg, verbose=verbose)
+    if ffmpeg is not None:
+        ctx.obj.ffmpeg()  # a bad --ffmpeg fails here, even for commands that need no FFmpeg
     if verbose:
         logging.basicConfig(level=logging.DEBUG, format="vmaftune: %(message)s", force=True)
 

@@ -17,14 +17,14 @@ from typing import Any
 
 from vmaftune.edges.outputs import atomic_output
 from vmaftune.errors import InputError, OutputError, ToolError
-from vmaftune.steps.probe import Timeline
+from vmaftune.steps.probe import Timeline, local
 from vmaftune.steps.shots import Shot
 
 
 def _video_packets(path: Path) -> list[Any]:
     import av
 
-    with av.open(str(path)) as container:
+    with av.open(local(path)) as container:
         stream = container.streams.video[0]
         return [p for p in container.demux(stream) if p.size]
 
@@ -32,7 +32,7 @@ def _video_packets(path: Path) -> list[Any]:
 def _extradata(path: Path) -> bytes:
     import av
 
-    with av.open(str(path)) as container:
+    with av.open(local(path)) as container:
         return bytes(container.streams.video[0].codec_context.extradata or b"")
 
 
@@ -126,7 +126,7 @@ def _mux(
     with av.open(str(tmp), "w") as out, av.open(str(segments[0][1])) as first:
         video = out.add_stream_from_template(first.streams.video[0], opaque=True)
         video.time_base = timeline.time_base
-        src = av.open(str(source))
+        src = av.open(local(source))
         audio_out = {}
         try:
             if audio:

@@ -113,6 +113,12 @@ def check_readable(path: Path) -> None:
         raise InputError(f"{path}: empty file (0 bytes)")
 
 
+def local(path: Path) -> str:
+    """A local file as FFmpeg must be told it is one: a name such as `http:x.mp4` would
+    otherwise be opened as a URL (the command lines say `file:` for the same reason)."""
+    return f"file:{path.resolve()}"
+
+
 def probe(path: Path) -> MediaInfo:
     return read(path)[0]
 
@@ -127,7 +133,7 @@ def read(path: Path) -> tuple[MediaInfo, Timeline]:
 
     check_readable(path)
     try:
-        container = av.open(str(path))
+        container = av.open(local(path))
     except av.error.InvalidDataError as exc:
         raise InputError(f"{path}: not a readable video file ({_av_reason(exc)})") from exc
     except av.error.FFmpegError as exc:

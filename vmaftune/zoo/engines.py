@@ -19,7 +19,7 @@ import numpy as np
 
 from vmaftune.edges.toolchain import FFmpeg
 from vmaftune.errors import InputError, ProcessError, ToolError, UsageError, VmaftuneError
-from vmaftune.steps.probe import MediaInfo
+from vmaftune.steps.probe import MediaInfo, local
 from vmaftune.zoo import registry as models
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def decoded(source: MediaInfo, pix_fmt: str) -> Iterator[tuple[av.VideoFrame, Fr
     import av
 
     try:
-        container = av.open(str(source.path))
+        container = av.open(local(source.path))
     except (av.error.FFmpegError, OSError) as exc:
         raise InputError(f"{source.path}: cannot be opened: {exc}") from None
     with container:

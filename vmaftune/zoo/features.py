@@ -32,7 +32,7 @@ import numpy as np
 from vmaftune.edges import process
 from vmaftune.edges.toolchain import FFmpeg
 from vmaftune.errors import ToolError
-from vmaftune.steps.probe import MediaInfo
+from vmaftune.steps.probe import MediaInfo, local
 from vmaftune.steps.score import VmafOptions
 from vmaftune.steps.shots import Shot
 
@@ -155,7 +155,7 @@ def packet_bits(path: Path) -> list[tuple[int, bool]]:
     """(bits, keyframe) of each frame of the probe, in presentation order."""
     import av
 
-    with av.open(str(path)) as box:
+    with av.open(local(path)) as box:
         packets = [(p.pts or 0, 8 * p.size, bool(p.is_keyframe))
                    for p in box.demux(video=0) if p.size]  # fmt: skip
     return [(bits, key) for _, bits, key in sorted(packets)]
