@@ -206,3 +206,18 @@ def test_unknown_model_on_cli(cli, carphone):
 def test_plan_refuses_mismatch_without_align(carphone, bbb):
     with pytest.raises(InputError, match="differ"):
         plan(probe(bbb), probe(carphone[0]), VmafOptions())
+
+
+def test_align_across_rates_reports_the_frames_it_scored(cli, ffmpeg_exe, tmp_path):
+    """15 fps against 25 fps: the distorted is resampled to 25 fps, so the note counts the
+    frames libvmaf paired, as the table does (issue 17: it said 30 while 50 were scored)."""
+    ref, dis = tmp_path / "ref.mp4", tmp_path / "dis.mp4"
+    for path, rate in ((ref, 25), (dis, 15)):
+        subprocess.run([ffmpeg_exe, "-v", "error", "-f", "lavfi", "-i",
+                        f"testsrc2=s=320x240:r={rate}:d=2", "-c:v", "libx264", str(path)],
+                       check=True)  # fmt: skip
+    r = cli("score", ref, dis, "--align", "--json", "-")
+    assert r.code == 0, r.stderr
+    data = r.json()
+    assert data["frames_scored"] == 50
+    assert "scored the 50 common frames (--align)" in data["notes"]

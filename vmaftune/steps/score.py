@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -130,6 +130,7 @@ class ScorePlan:
     distorted_chain: tuple[str, ...]
     reference_chain: tuple[str, ...]
     aligned: bool
+    counts_differ: bool = False  # --align over unequal counts or rates: say how many paired
     notes: tuple[str, ...] = field(default=())
     window: Cut | None = None  # a run of the reference's frames
 
@@ -216,8 +217,6 @@ def plan(
         dis_chain.append(f"format={target}")
         if distorted.pix_fmt != reference.pix_fmt:
             notes.append(f"distorted converted from {distorted.pix_fmt} to {target}")
-    if counts_differ:
-        notes.append(f"scored the {min(ref_frames, distorted.frame_count)} common frames (--align)")
     # After any resampling: the stamps must describe the frames libvmaf will see.
     dis_chain.append(INDEX_STAMPS)
     ref_chain.append(INDEX_STAMPS)
@@ -228,6 +227,7 @@ def plan(
         distorted_chain=tuple(dis_chain),
         reference_chain=tuple(ref_chain),
         aligned=align,
+        counts_differ=align and (counts_differ or rates_differ),
         notes=tuple(notes),
         window=window,
     )
@@ -280,7 +280,12 @@ def run(
             log = json.loads((Path(work) / "vmaf.json").read_text())
         except (OSError, ValueError) as exc:
             raise ToolError(f"libvmaf wrote no readable log: {exc}") from exc
-    return parse_log(log, score_plan.options.model, score_plan.notes)
+    score = parse_log(log, score_plan.options.model, score_plan.notes)
+    if score_plan.counts_differ:
+        # Counted from libvmaf's log: after an fps resample the counts before it mislead.
+        note = f"scored the {len(score.frames)} common frames (--align)"
+        score = replace(score, notes=(*score.notes, note))
+    return score
 
 
 def _feature(metrics: dict[str, float], name: str) -> float:
