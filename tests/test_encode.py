@@ -89,8 +89,20 @@ def test_existing_output_needs_force_and_input_is_never_overwritten(cli, carphon
     assert src.read_bytes() == carphone[0].read_bytes()
 
 
-def test_failed_encode_leaves_nothing(cli, carphone, tmp_path):
-    out = tmp_path / "out.notacontainer"
+def test_failed_encode_leaves_nothing(cli, carphone, tmp_path, ffmpeg_exe, monkeypatch):
+    # An FFmpeg whose encodes fail (an unknown option after the output), the rest real:
+    # an unknown OUT extension, the old way to make it fail, is now refused up front.
+    tools = tmp_path.parent / f"{tmp_path.name}-tools"
+    tools.mkdir()
+    wrapper = tools / "ffmpeg-failing-encodes"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *libx264*) exec "{ffmpeg_exe}" "$@" -no_such_option 1 ;; esac\n'
+        f'exec "{ffmpeg_exe}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("VMAFTUNE_FFMPEG", str(wrapper))
+    out = tmp_path / "out.mp4"
     result = cli("encode", carphone[0], "-o", out, "-c", "x264", "--no-vmaf")
     assert result.code == 4
     assert result.stderr.startswith("vmaftune: error: encode with x264 failed")

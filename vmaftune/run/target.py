@@ -16,7 +16,7 @@ from typing import Any
 from vmaftune import encoders
 from vmaftune.edges.outputs import atomic_output, check_output, output_lock
 from vmaftune.edges.toolchain import FFmpeg, resolve
-from vmaftune.errors import UsageError
+from vmaftune.errors import Interrupted, UsageError, VmaftuneError
 from vmaftune.run.events import Emit, Resuming, Run, ShotsFound, progress_hook
 from vmaftune.run.shots import parallel_shots, run_shots, shots_and_frames, unreachable
 from vmaftune.steps import encode, join, sidecar
@@ -165,9 +165,11 @@ def _locked(
     work = _open_work(req, p, ffmpeg)
     try:
         return _decided(req, ffmpeg, emit, p, demuxed, started, work)
-    except BaseException:
-        if not work.journal.has_trials():
-            work.remove()  # refused or stopped before any trial: nothing worth keeping
+    except VmaftuneError as exc:
+        # Refused before any trial: nothing worth keeping. An interrupt keeps the folder
+        # (its shot list and cuts spare the next run a decode).
+        if not isinstance(exc, Interrupted) and not work.journal.has_trials():
+            work.remove()
         raise
 
 
