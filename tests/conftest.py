@@ -125,6 +125,19 @@ def ffmpeg_hiding(folder: Path, ffmpeg_exe: str, listing: str, name: str) -> Pat
     return wrapper
 
 
+def ffmpeg_failing_encodes(folder: Path, ffmpeg_exe: str) -> Path:
+    """A real FFmpeg whose x264 encodes fail (an unknown option after the output), for
+    tests of how a failed encode is reported; everything else runs the real binary."""
+    wrapper = folder / "ffmpeg-failing-encodes"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *libx264*) exec "{ffmpeg_exe}" "$@" -no_such_option 1 ;; esac\n'
+        f'exec "{ffmpeg_exe}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
 @dataclass
 class CliResult:
     code: int

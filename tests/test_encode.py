@@ -6,7 +6,7 @@ import pytest
 
 from vmaftune.steps.probe import probe
 
-from .conftest import opencv_clip
+from .conftest import ffmpeg_failing_encodes, opencv_clip
 
 
 def leftovers(folder):
@@ -94,13 +94,7 @@ def test_failed_encode_leaves_nothing(cli, carphone, tmp_path, ffmpeg_exe, monke
     # an unknown OUT extension, the old way to make it fail, is now refused up front.
     tools = tmp_path.parent / f"{tmp_path.name}-tools"
     tools.mkdir()
-    wrapper = tools / "ffmpeg-failing-encodes"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f'case "$*" in *libx264*) exec "{ffmpeg_exe}" "$@" -no_such_option 1 ;; esac\n'
-        f'exec "{ffmpeg_exe}" "$@"\n'
-    )
-    wrapper.chmod(0o755)
+    wrapper = ffmpeg_failing_encodes(tools, ffmpeg_exe)
     monkeypatch.setenv("VMAFTUNE_FFMPEG", str(wrapper))
     out = tmp_path / "out.mp4"
     result = cli("encode", carphone[0], "-o", out, "-c", "x264", "--no-vmaf")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import cli_subprocess, ffmpeg_hiding
+from .conftest import cli_subprocess, ffmpeg_failing_encodes, ffmpeg_hiding
 
 
 def one_line_error(result, code: int, *fragments: str) -> None:
@@ -132,13 +132,7 @@ def test_missing_ffmpeg(carphone, tmp_path):
 def test_verbose_shows_command_and_stderr_tail(carphone, tmp_path, ffmpeg_exe):
     # An FFmpeg whose encodes fail (an unknown option after the output), the rest real:
     # an unknown OUT extension, the old way to make it fail, is now refused up front.
-    wrapper = tmp_path / "ffmpeg-failing-encodes"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f'case "$*" in *libx264*) exec "{ffmpeg_exe}" "$@" -no_such_option 1 ;; esac\n'
-        f'exec "{ffmpeg_exe}" "$@"\n'
-    )
-    wrapper.chmod(0o755)
+    wrapper = ffmpeg_failing_encodes(tmp_path, ffmpeg_exe)
     result = cli_subprocess("-v", "encode", carphone[0], "-o", tmp_path / "x.mp4", "-c", "x264",
                             env={"VMAFTUNE_FFMPEG": str(wrapper)})  # fmt: skip
     assert result.code == 4
