@@ -62,8 +62,9 @@ install_packages() {
     [ ${#missing[@]} -eq 0 ] && return
     [ "$(id -u)" -eq 0 ] || die "missing Debian packages: ${missing[*]} (apt-get install them)"
     say "installing ${missing[*]}"
-    apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # To stderr: --source prints the source path on stdout, and nothing else may.
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 }
 
 # The Debian archive: DEBIAN_MIRROR, else the first non-security archive in this

@@ -55,17 +55,18 @@ class Patch:
 SERIES = (
     Patch(
         "avfilter/vmaf_model: resolve and check vmaftune models",
-        "Registry ids resolve through registry.json; the file's size (at most\n"
-        "50 MB) and sha256 are checked before ONNX Runtime reads it. Models load\n"
-        "through the DNN module's onnx backend on the device asked for.",
-        ("vmaf_model.c", "vmaf_model.h"),
+        "Registry ids resolve through registry.json; the file's place (inside\n"
+        "the registry's folder), size (at most 50 MB), sha256 and weights (none\n"
+        "kept in external files) are checked before ONNX Runtime reads it.\n"
+        "Models load through the DNN module's onnx backend on the device asked for.",
+        ("vmaf_registry.c", "vmaf_registry.h", "vmaf_model.c", "vmaf_model.h"),
     ),
     Patch(
         "avfilter: add vmaf_pre filter",
         "A learned pre-filter run by the DNN module's onnx backend, in place on\n"
         "8- and 10-bit planar YUV, luma or all planes, with a strength blend.",
         ("vf_vmaf_pre.c",),
-        (Filter("vmaf_pre", ("vf_vmaf_pre.o", "vmaf_model.o")),),
+        (Filter("vmaf_pre", ("vf_vmaf_pre.o", "vmaf_model.o", "vmaf_registry.o")),),
     ),
     Patch(
         "avfilter: add vmaf_post filter",
@@ -73,7 +74,7 @@ SERIES = (
         "metadata; the mean, minimum and 5th percentile are logged and can be\n"
         "written as JSON.",
         ("vf_vmaf_post.c",),
-        (Filter("vmaf_post", ("vf_vmaf_post.o", "vmaf_model.o")),),
+        (Filter("vmaf_post", ("vf_vmaf_post.o", "vmaf_model.o", "vmaf_registry.o")),),
     ),
     Patch(
         "avfilter: add vmaf_pre_temporal filter",
@@ -81,7 +82,7 @@ SERIES = (
         "ends of the stream: one output per input with its timestamps, the last\n"
         "two drained at EOF; 8- and 10-bit planar YUV, luma or all planes.",
         ("vf_vmaf_pre_temporal.c",),
-        (Filter("vmaf_pre_temporal", ("vf_vmaf_pre_temporal.o", "vmaf_model.o")),),
+        (Filter("vmaf_pre_temporal", ("vf_vmaf_pre_temporal.o", "vmaf_model.o", "vmaf_registry.o")),),
     ),
     Patch(
         "avfilter: add vmaf_tiny filter",
@@ -89,7 +90,7 @@ SERIES = (
         "(two inputs paired by framesync, as libvmaf takes them) without libvmaf:\n"
         "lavfi.vmaf_tiny.score per frame, and the pooled scores at the end.",
         ("vf_vmaf_tiny.c",),
-        (Filter("vmaf_tiny", ("vf_vmaf_tiny.o", "vmaf_model.o", "framesync.o")),),
+        (Filter("vmaf_tiny", ("vf_vmaf_tiny.o", "vmaf_model.o", "vmaf_registry.o", "framesync.o")),),
     ),
 )
 

@@ -28,9 +28,7 @@
 
 #include "avfilter.h"
 #include "dnn_interface.h"
-
-/* Models larger than this are refused before ONNX Runtime opens them. */
-#define VMAF_MODEL_MAX_BYTES (50 * 1024 * 1024)
+#include "vmaf_registry.h"
 
 enum VmafModelDevice {
     VMAF_DEVICE_CPU,
@@ -82,22 +80,6 @@ enum VmafModelBlend {
     /* the model's value itself at strength 1, the blend below it (vmaf_pre_temporal) */
     VMAF_BLEND_BELOW_FULL,
 };
-
-/**
- * Resolve a model given as a registry id or a file path into a checked file path.
- *
- * A name without '/' and without the ".onnx" suffix is a registry id: it is
- * looked up in registry.json (the registry argument, a file or the folder
- * holding it; else $VMAFTUNE_MODELS; else FFMPEG_DATADIR/vmaftune), and the
- * file's size and sha256 must match the row. Any model file must exist and
- * be at most VMAF_MODEL_MAX_BYTES.
- *
- * @param kind     the registry kind the filter runs (e.g. "prefilter"), or NULL
- * @param path     set to the checked path, to be freed with av_free()
- * @return 0 or a negative AVERROR, with one error line logged
- */
-int ff_vmaf_model_resolve(void *log_ctx, const char *name, const char *registry,
-                          const char *kind, char **path);
 
 /**
  * Load a resolved model into the DNN module's ONNX backend on the device asked for.

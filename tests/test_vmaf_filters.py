@@ -5,6 +5,7 @@ with one clear line, and run clean under valgrind."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -12,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from vmaftune.zoo import registry as zoo
@@ -184,6 +186,40 @@ def test_bad_models_fail_cleanly(ffmpeg_built, noisy, tmp_path):
     bad(ffmpeg_built, f"vmaf_post=model={NR}:registry={MODELS}:device=tpu", noisy)
     assert "offers no CUDA execution provider" in bad(
         ffmpeg_built, f"vmaf_post=model={NR}:registry={MODELS}:device=cuda", noisy
+    )
+
+
+@needs_nr
+def test_filters_refuse_links_out_and_external_weights(ffmpeg_built, noisy, tmp_path):
+    """The C resolver holds the rules the Python loader holds (issue 17, item 5): a
+    registry file that links out of the registry's folder, and a model whose weights live
+    in another file (registered with its true sha256, or given by path), never load."""
+    zoo = tmp_path / "zoo"
+    shutil.copytree(MODELS, zoo, ignore=shutil.ignore_patterns("train", "*.md"))
+    outside = tmp_path / "elsewhere.onnx"
+    (zoo / f"{NR}.onnx").rename(outside)
+    (zoo / f"{NR}.onnx").symlink_to(outside)
+    assert "links to a file outside the registry's folder" in bad(
+        ffmpeg_built, f"vmaf_post=model={NR}:registry={zoo}", noisy
+    )
+
+    model = onnx.load(str(outside))
+    onnx.save_model(model, str(tmp_path / "split.onnx"), save_as_external_data=True,
+                    location="split.bin", size_threshold=0)  # fmt: skip
+    assert "keep their values in another file" in bad(
+        ffmpeg_built, f"vmaf_post=model={tmp_path / 'split.onnx'}", noisy
+    )
+    data = (tmp_path / "split.onnx").read_bytes()
+    (zoo / f"{NR}.onnx").unlink()
+    (zoo / f"{NR}.onnx").write_bytes(data)
+    (zoo / "split.bin").write_bytes((tmp_path / "split.bin").read_bytes())
+    doc = json.loads((zoo / "registry.json").read_text())
+    for row in doc["models"]:
+        if row["id"] == NR:
+            row.update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    (zoo / "registry.json").write_text(json.dumps(doc))
+    assert "keep their values in another file" in bad(
+        ffmpeg_built, f"vmaf_post=model={NR}:registry={zoo}", noisy
     )
 
 

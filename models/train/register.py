@@ -16,6 +16,8 @@ from pathlib import Path
 
 import onnx
 
+from vmaftune.zoo.registry import KIND_RANGES
+
 
 def shape(t: onnx.ValueInfoProto) -> list[int | str]:
     return [d.dim_param or d.dim_value for d in t.type.tensor_type.shape.dim]
@@ -45,7 +47,8 @@ def main() -> None:
         "bytes": len(data),
         "opset": next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
         "inputs": [{"name": i.name, "shape": shape(i), "dtype": dtype[i.type.tensor_type.elem_type]} for i in model.graph.input],
-        "outputs": [{"name": o.name, "shape": shape(o), "dtype": dtype[o.type.tensor_type.elem_type]} for o in model.graph.output],
+        # The range a working model returns: outside it, vmaftune refuses the output.
+        "outputs": [{"name": o.name, "shape": shape(o), "dtype": dtype[o.type.tensor_type.elem_type], "range": list(KIND_RANGES[args.kind])} for o in model.graph.output],
         "operators": sorted({n.op_type for n in model.graph.node}),
         "licence": args.licence,
         "training": args.training,

@@ -132,11 +132,17 @@ def _run(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         return 0
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-            where = f"{exc.filename}: " if exc.filename else ""
-            _say(f"vmaftune: error: {where}{exc.strerror}: free some space and run again")
-            return OutputError.exit_code
-        raise
+        # vmaftune's own reads and writes (sidecars, journal, segments): one line naming
+        # the file, whatever the cause.
+        where = f"{exc.filename}: " if exc.filename else ""
+        cause = exc.strerror or str(exc) or type(exc).__name__
+        hint = {
+            errno.ENOSPC: ": free some space and run again",
+            errno.EDQUOT: ": free some space and run again",
+            errno.EFBIG: ": the file size limit (ulimit -f) was reached",
+        }.get(exc.errno or 0, "")
+        _say(f"vmaftune: error: {where}{cause}{hint}")
+        return OutputError.exit_code
     except Exception as exc:
         _say(f"vmaftune: internal error: {type(exc).__name__}: {exc}")
         if verbose:

@@ -57,6 +57,7 @@ def nr_dict(nr: ModelScore, video: Path, kind: str = "nr-score") -> dict[str, An
         "type": kind,
         "video": str(video),
         "model": nr.model,
+        **({} if nr.registered else {"unregistered": True}),
         "engine": nr.engine,
         "frames_scored": len(nr.frames),
         "pooled": {name: nr.pooled.get(name) for name in POOLS},

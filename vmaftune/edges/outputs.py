@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -19,7 +20,8 @@ def check_output(output: Path, inputs: Iterable[Path], *, force: bool) -> None:
     folder we cannot write."""
     for source in inputs:
         # samefile also catches hard links and symlinks to the input.
-        same = output.resolve() == source.resolve() or (
+        # realpath, not resolve(): a link loop is the input check's to report.
+        same = os.path.realpath(output) == os.path.realpath(source) or (
             output.exists() and source.exists() and output.samefile(source)
         )
         if same:
@@ -67,10 +69,17 @@ def atomic_output(output: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def destination(path: Path) -> Path:
+    """The name a temporary file of atomic_output stands for (`.out.1a2b3c4d.partial.mp4`
+    is `out.mp4`), for messages; any other path as it is."""
+    m = re.fullmatch(r"\.(.+)\.[^.]{8}\.partial(\.[^.]*)?", path.name)
+    return path.with_name(m.group(1) + (m.group(2) or "")) if m else path
+
+
 def check_folder(output: Path, inputs: Iterable[Path], *, force: bool) -> None:
     """Refuse an output folder that holds an input, or that has content without --force."""
     for source in inputs:
-        if source.resolve().is_relative_to(output.resolve()):
+        if Path(os.path.realpath(source)).is_relative_to(os.path.realpath(output)):
             raise UsageError(f"{output}: holds the input; choose another output folder")
     if output.exists() and not output.is_dir():
         raise OutputError(f"{output}: exists and is not a folder")

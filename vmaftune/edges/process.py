@@ -12,6 +12,7 @@ import ctypes
 import logging
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from vmaftune.errors import Interrupted, ProcessError, ToolError
+from vmaftune.edges.outputs import destination
+from vmaftune.errors import Interrupted, OutputError, ProcessError, ToolError, VmaftuneError
 
 log = logging.getLogger("vmaftune")
 
@@ -102,9 +104,55 @@ def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-def _failure(what: str, argv: Sequence[str], returncode: int, stderr: str) -> ProcessError:
-    cause = last_line(stderr) or f"exit status {returncode}"
-    return ProcessError(f"{what} failed: {cause}", argv, returncode, _tail(stderr))
+# A write that failed with less than this free beside it failed because the disk is full.
+NEARLY_FULL = 1 << 20
+
+
+def _failure(
+    what: str, argv: Sequence[str], returncode: int, stderr: str, writes: Path | None = None
+) -> VmaftuneError:
+    failed = ProcessError(f"{what} failed: {_cause(returncode, stderr)}", argv, returncode,
+                          _tail(stderr))  # fmt: skip
+    full = _write_limit(returncode, destination(writes)) if writes is not None else None
+    if full is None:
+        return failed
+    return OutputError(full, detail=failed.detail)
+
+
+def _cause(returncode: int, stderr: str) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"killed by {name}" + (f" ({last_line(stderr)})" if last_line(stderr) else "")
+    return last_line(stderr) or f"exit status {returncode}"
+
+
+def _write_limit(returncode: int, writes: Path) -> str | None:
+    """Why a child writing `writes` failed, when it is the file system's limit: the file
+    size limit (the child dies of SIGXFSZ) or a full disk (measured, not read from the
+    child's words). None otherwise."""
+    if returncode == -signal.SIGXFSZ:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        return (
+            f"{writes}: the file size limit (ulimit -f, {limit} bytes) stopped the write; "
+            "raise it and run again"
+        )
+    folder = next((f for f in (writes, *writes.parents) if f.is_dir()), None)
+    if folder is None:
+        return None
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    if free >= NEARLY_FULL:
+        return None
+    return (
+        f"{writes}: no space left on the device ({free} bytes free): free some space and run again"
+    )
 
 
 def last_line(text: str) -> str:
@@ -123,8 +171,11 @@ def run(
     cwd: Path | None = None,
     check: bool = True,
     timeout: float | None = None,
+    writes: Path | None = None,
 ) -> Completed:
-    """Run to completion, capturing both streams. `what` names the step for messages."""
+    """Run to completion, capturing both streams. `what` names the step for messages;
+    `writes` the file the child writes, so a full disk or the file size limit is named as
+    the cause."""
     log.debug("run: %s", shlex.join(argv))
     proc = _start(argv, what, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                   stderr=subprocess.PIPE, env=_environment(env), cwd=cwd)  # fmt: skip
@@ -142,7 +193,7 @@ def run(
     out = stdout.decode("utf-8", errors="replace")
     err = stderr.decode("utf-8", errors="replace")
     if check and proc.returncode != 0:
-        raise _failure(what, argv, proc.returncode, err)
+        raise _failure(what, argv, proc.returncode, err, writes)
     return Completed(tuple(argv), proc.returncode, out, err)
 
 
@@ -154,6 +205,7 @@ def stream_lines(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     feed: Callable[[IO[bytes]], None] | None = None,
+    writes: Path | None = None,
 ) -> Completed:
     """Run, handing each stdout line to `on_line` as it arrives (FFmpeg's `-progress
     pipe:1`). With `feed`, the child's stdin is a pipe that `feed` writes on a thread (a
@@ -164,7 +216,7 @@ def stream_lines(
         for line in _decoded(stdout):
             on_line(line)
 
-    return _stream(argv, what=what, consume=consume, env=env, cwd=cwd, feed=feed)
+    return _stream(argv, what=what, consume=consume, env=env, cwd=cwd, feed=feed, writes=writes)
 
 
 def stream_bytes(
@@ -211,6 +263,7 @@ def _stream(
     env: Mapping[str, str] | None,
     cwd: Path | None,
     feed: Callable[[IO[bytes]], None] | None = None,
+    writes: Path | None = None,
 ) -> Completed:
     """stderr is drained on a thread so neither pipe can fill and block."""
     log.debug("run: %s", shlex.join(argv))
@@ -262,7 +315,7 @@ def _stream(
         raise feed_failed[0]
     err = "\n".join(err_lines)
     if proc.returncode != 0:
-        raise _failure(what, argv, proc.returncode, err)
+        raise _failure(what, argv, proc.returncode, err, writes)
     return Completed(tuple(argv), proc.returncode, "", err)
 
 

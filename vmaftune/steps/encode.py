@@ -141,6 +141,7 @@ def run(
         on_line=parser.feed,
         env=dict(spec.encoder.env),
         feed=feed,
+        writes=spec.output,
     )
     encoded = probe(spec.output)
     return EncodeResult(spec=spec, output=encoded, seconds=time.monotonic() - started)

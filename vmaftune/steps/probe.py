@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import stat
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -103,13 +104,19 @@ class Timeline:
 
 def check_readable(path: Path) -> None:
     """The input errors a user can cause before any tool runs, as one-line messages."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as e:  # a link loop, a name too long, ...
+        raise InputError(f"{path}: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{path}: is a folder, not a video file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path}: not a regular file (a pipe or a device); give a video file")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: not readable (permission denied)")
-    if path.stat().st_size == 0:
+    if st.st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
 
 

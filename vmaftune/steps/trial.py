@@ -147,6 +147,7 @@ def measure(
             encode_argv(ffmpeg, job, shot, cut, setting, tmp),
             what=f"encode of shot {shot.index} with {job.encoder.name}",
             env=dict(job.encoder.env),
+            writes=tmp,
         )
         encoded = probe(tmp)
     encoded = replace(encoded, path=dest)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vmaftune.errors import InputError
+from vmaftune.zoo.registry import check_range
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 class PlaneModel:
     session: onnxruntime.InferenceSession
     name: str
+    range: tuple[float, float] | None = None  # what it may return (LoadedModel.range)
 
     def run(self, plane: np.ndarray, depth: int) -> np.ndarray:
         """One plane [H, W], or a window of planes [C, H, W] as the model's channels."""
@@ -55,6 +57,7 @@ class PlaneModel:
                 f"model {self.name} failed on a {plane.shape[1]}x{plane.shape[0]} plane: {cause}"
             ) from None
         out: np.ndarray = np.asarray(y, dtype=np.float32)
+        check_range(self.name, out, self.range)
         return out
 
 

@@ -29,6 +29,7 @@ class CurveModel:
             raise UsageError(f"model {name}: its registry row has no conformal half-width")
         self.name = name
         self.sha256 = loaded.entry.sha256
+        self.loaded = loaded
         self.half_width = float(conformal["half_width"])
         self.session = loaded.session()
         (spec,) = self.session.get_inputs()
@@ -44,6 +45,7 @@ class CurveModel:
     def vmaf(self, rows: np.ndarray) -> np.ndarray:
         (y,) = self.session.run(None, {self.input: rows.astype(np.float32)})
         out: np.ndarray = np.asarray(y, dtype=np.float64).reshape(-1)
+        self.loaded.check_outputs(out)
         return out
 
     def predict(

@@ -114,7 +114,7 @@ def pre_feed(
     if patched is not None:
         return lambda sink: _pre_ffmpeg(patched, source, pre, model, pix_fmt, sink)
     session = model.session(engines.providers(pre.device))
-    plane_model = PlaneModel(session, model.name)
+    plane_model = PlaneModel(session, model.name, model.range)
     return lambda sink: _pre_python(source, pre, plane_model, pix_fmt, sink)
 
 

@@ -45,6 +45,20 @@ class TensorSpec:
     name: str
     shape: tuple[int | str, ...]
     dtype: str = "float32"
+    range: tuple[float, float] | None = None  # outputs: what a working model can return
+
+
+# The scale of each kind's output, with room for a regressor's overshoot: what a model
+# given by path (no registry row to declare its range) is held to. VMAF kinds score
+# 0..100; pre-filters return planes in [0, 1].
+KIND_RANGES: Mapping[str, tuple[float, float]] = {
+    "nr": (-10.0, 110.0),
+    "fr": (-10.0, 110.0),
+    "fr_pixel": (-10.0, 110.0),
+    "predictor": (-10.0, 110.0),
+    "prefilter": (-0.25, 1.25),
+    "temporal": (-0.25, 1.25),
+}
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,27 @@ class LoadedModel:
     path: Path
     entry: ModelEntry | None
     data: bytes = field(repr=False)
+    kind: str | None = None
+
+    @property
+    def registered(self) -> bool:
+        """Whether its bytes are pinned by a registry row (by id, or a file with a row's
+        sha256); an unregistered model runs, and reports say so."""
+        return self.entry is not None
+
+    @property
+    def range(self) -> tuple[float, float] | None:
+        """The outputs a working copy of this model returns: its row's declaration, else
+        its kind's scale."""
+        if self.entry is not None and self.entry.outputs and self.entry.outputs[0].range:
+            return self.entry.outputs[0].range
+        kind = self.entry.kind if self.entry is not None else self.kind
+        return KIND_RANGES.get(kind) if kind else None
+
+    def check_outputs(self, values: Any) -> None:
+        """Fail in one line when the model returned values outside its declared range (a
+        tampered or broken model scores 5006, and nothing else would notice)."""
+        check_range(self.name, values, self.range)
 
     def session(
         self, providers: Sequence[str] = ("CPUExecutionProvider",)
@@ -117,9 +152,34 @@ class LoadedModel:
 
 
 def _tensors(rows: Any, where: str) -> tuple[TensorSpec, ...]:
-    return tuple(
-        TensorSpec(str(r["name"]), tuple(r["shape"]), str(r.get("dtype", "float32"))) for r in rows
-    )
+    specs = []
+    for r in rows:
+        lo_hi = r.get("range")
+        bounds = (float(lo_hi[0]), float(lo_hi[1])) if lo_hi is not None else None
+        if bounds is not None and not bounds[0] < bounds[1]:
+            raise ValueError(f"range {lo_hi}")
+        specs.append(
+            TensorSpec(str(r["name"]), tuple(r["shape"]), str(r.get("dtype", "float32")), bounds)
+        )
+    return tuple(specs)
+
+
+def check_range(name: str, values: Any, bounds: tuple[float, float] | None) -> None:
+    """InputError when any value is NaN or outside bounds (None: nothing declared)."""
+    import numpy as np
+
+    if bounds is None:
+        return
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size == 0:
+        return
+    bad = ~((v >= bounds[0]) & (v <= bounds[1]))  # NaN fails both comparisons
+    if bad.any():
+        worst = v[bad][0]
+        raise InputError(
+            f"model {name}: returned {worst:.6g}, outside its declared range "
+            f"[{bounds[0]:g}, {bounds[1]:g}]; the model file is damaged or not what it claims"
+        )
 
 
 def _entry(row: Mapping[str, Any], where: str) -> ModelEntry:
@@ -204,25 +264,36 @@ def operators(data: bytes, name: str) -> tuple[list[str], int]:
 
 def external_tensors(data: bytes) -> list[str]:
     """Tensors whose values live in another file: bytes the sha256 and the size cap never
-    saw, which onnxruntime would read from wherever the model is loaded."""
+    saw, which onnxruntime would read from wherever the model is loaded. Searched where
+    the C filters search (filters/vmaf_registry.c): graphs, subgraphs, node attributes,
+    sparse tensors and functions."""
     import onnx
 
     model = onnx.load_model_from_string(data)
-    found: list[str] = []
+    tensors: list[onnx.TensorProto] = []
     graphs = [model.graph]
-    while graphs:
-        g = graphs.pop()
-        tensors = list(g.initializer) + [s.values for s in g.sparse_initializer]
-        for node in g.node:
-            for a in node.attribute:
-                if a.HasField("t"):
-                    tensors.append(a.t)
-                tensors.extend(a.tensors)
-                if a.HasField("g"):
-                    graphs.append(a.g)
-                graphs.extend(a.graphs)
-        found += [t.name for t in tensors if t.data_location == onnx.TensorProto.EXTERNAL]
-    return found
+    nodes = [n for f in model.functions for n in f.node]
+    while graphs or nodes:
+        if graphs:
+            g = graphs.pop()
+            tensors += g.initializer
+            tensors += [t for s in g.sparse_initializer for t in (s.values, s.indices)]
+            nodes += g.node
+            continue
+        for a in nodes.pop().attribute:
+            if a.HasField("t"):
+                tensors.append(a.t)
+            tensors += a.tensors
+            sparse = [a.sparse_tensor] if a.HasField("sparse_tensor") else []
+            tensors += [t for s in [*sparse, *a.sparse_tensors] for t in (s.values, s.indices)]
+            if a.HasField("g"):
+                graphs.append(a.g)
+            graphs += a.graphs
+    return [
+        t.name
+        for t in tensors
+        if t.data_location == onnx.TensorProto.EXTERNAL or len(t.external_data)
+    ]
 
 
 def check_graph(data: bytes, name: str) -> list[str]:
@@ -255,8 +326,19 @@ def _read(path: Path, name: str) -> bytes:
 
 
 def verify(reg: Registry, entry: ModelEntry) -> bytes:
-    """The model's bytes if size and sha256 match its row; raises InputError otherwise."""
-    data = _read(reg.path(entry), entry.id)
+    """The model's bytes if the file lies in the registry's folder (links followed) and
+    its size and sha256 match its row; raises InputError otherwise."""
+    path = reg.path(entry)
+    try:
+        inside = path.resolve().is_relative_to(reg.folder.resolve())
+    except (OSError, RuntimeError):  # a link loop
+        inside = False
+    if not inside:
+        raise InputError(
+            f"model {entry.id}: {path} links to {os.path.realpath(path)}, outside the "
+            f"registry's folder {reg.folder}: refusing to load it"
+        )
+    data = _read(path, entry.id)
     digest = hashlib.sha256(data).hexdigest()
     if len(data) != entry.bytes or digest != entry.sha256:
         raise InputError(
@@ -273,11 +355,26 @@ def load(name: str, *, kind: str | None = None, folder: Path | None = None) -> L
         path = Path(name)
         data = _read(path, name)
         check_graph(data, name)
-        return LoadedModel(name, path, None, data)
+        row = registered_as(data, folder)
+        if kind and row is not None and row.kind != kind:
+            raise UsageError(
+                f"model {name} is {row.id}, a {row.kind} model; this needs a {kind} model"
+            )
+        return LoadedModel(name, path, row, data, kind)
     reg = registry(folder)
     entry = reg.get(name)
     if kind and entry.kind != kind:
         raise UsageError(f"model {name!r} is a {entry.kind} model; this needs a {kind} model")
     data = verify(reg, entry)
     check_graph(data, name)
-    return LoadedModel(name, reg.path(entry), entry, data)
+    return LoadedModel(name, reg.path(entry), entry, data, kind)
+
+
+def registered_as(data: bytes, folder: Path | None = None) -> ModelEntry | None:
+    """The registry row pinning exactly these bytes, if any (no registry: none)."""
+    try:
+        reg = registry(folder)
+    except InputError:
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    return next((m for m in reg.models if m.sha256 == digest and m.bytes == len(data)), None)

@@ -38,6 +38,7 @@ class ModelScore:
     engine: str  # "ffmpeg vmaf_post" or "python onnxruntime"
     frames: tuple[float, ...]  # per frame, rounded to 6 decimals as the filter prints them
     pooled: Pooled
+    registered: bool = True  # False: a file no registry row pins (reports flag it)
 
 
 def nr_video(
@@ -55,12 +56,15 @@ def nr_video(
         frames = _nr_ffmpeg(patched, video, model, pix_fmt, device, on_progress)
         engine = "ffmpeg vmaf_post"
     else:
-        plane_model = PlaneModel(model.session(engines.providers(device)), model.name)
+        plane_model = PlaneModel(model.session(engines.providers(device)), model.name,
+                                     model.range)  # fmt: skip
         frames = _nr_python(video, plane_model, pix_fmt, on_progress)
         engine = "python onnxruntime"
     if not frames:
         raise InputError(f"{video.path}: no frames were decoded")
-    return ModelScore(model_name, engine, frames, pool(np.asarray(frames, dtype=np.float64)))
+    model.check_outputs(frames)
+    return ModelScore(model_name, engine, frames, pool(np.asarray(frames, dtype=np.float64)),
+                      model.registered)  # fmt: skip
 
 
 _SCORE_LINE = re.compile(r"^lavfi\.vmaf_post\.score=(\S+)$")
@@ -167,13 +171,16 @@ def fr_video(
             frames = tuple(float(m) for m in re.findall(r"lavfi\.vmaf_tiny\.score=(\S+)", text))
             engine = "ffmpeg vmaf_tiny"
         else:
-            plane_model = PlaneModel(model.session(engines.providers(device)), model.name)
+            plane_model = PlaneModel(model.session(engines.providers(device)), model.name,
+                                     model.range)  # fmt: skip
             frames = _fr_python(ffmpeg, inputs, dis_chain, ref_chain, reference, pix_fmt,
                                 plane_model)  # fmt: skip
             engine = "python onnxruntime"
     if not frames:
         raise InputError(f"{distorted.path}: no frame pairs were scored")
-    return ModelScore(model_name, engine, frames, pool(np.asarray(frames, dtype=np.float64)))
+    model.check_outputs(frames)
+    return ModelScore(model_name, engine, frames, pool(np.asarray(frames, dtype=np.float64)),
+                      model.registered)  # fmt: skip
 
 
 def _fr_python(
@@ -212,10 +219,12 @@ def tiny_scores(score: Score, name: str) -> dict[str, Any]:
     loaded = models.load(name, kind="fr")
     matrix = score.feature_matrix()
     values = tiny_vmaf(loaded.session(), name, matrix[:, 1:])
+    loaded.check_outputs(values)
     pooled = pool(values)
     diff = values - matrix[:, 0]
     return {
         "model": name,
+        "registered": loaded.registered,
         "pooled": {p: pooled.get(p) for p in POOLS},
         "agreement": {
             "rmse": float(np.sqrt(np.mean(diff**2))),
