@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup ffmpeg patches demo test docker-test lint bench clean
+.PHONY: setup ffmpeg patches demo test fuzz docker-test lint bench clean
 
 setup: $(BIN)/vmaftune
 
@@ -31,6 +31,12 @@ patches: setup
 
 test: setup ffmpeg
 	$(BIN)/pytest -q
+
+# The C registry reader and model resolver under libFuzzer (ASan + UBSan), FUZZ_SECONDS
+# per harness side by side (filters/fuzz/run.sh; clang from Debian, installed if missing).
+FUZZ_SECONDS ?= 60
+fuzz: ffmpeg
+	bash filters/fuzz/run.sh $(FUZZ_SECONDS)
 
 # Both Docker images built and run here (needs a running dockerd; makes the base image
 # with debootstrap when no registry can provide it): docker/test.sh.

@@ -292,7 +292,7 @@ static char *registry_path(const char *registry)
 static int read_file(void *log_ctx, const char *path, const char *what,
                      int64_t max_bytes, AVBPrint *out, uint8_t digest[32])
 {
-    uint8_t buf[65536];
+    char buf[65536];
     struct AVSHA *sha = NULL;
     FILE *f;
     size_t n;
@@ -326,7 +326,7 @@ static int read_file(void *log_ctx, const char *path, const char *what,
     /* The size is checked again as read: the file may grow after ftell(). */
     while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && out->len + n <= max_bytes) {
         if (sha)
-            av_sha_update(sha, buf, n);
+            av_sha_update(sha, (const uint8_t *)buf, n);
         av_bprint_append_data(out, buf, n);
     }
     if (ferror(f) || n > 0) {

@@ -4,7 +4,9 @@ replaced without --force (issue 17, items 2 and 3)."""
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,48 @@ def test_a_local_file_that_looks_like_a_url_is_read_as_a_file(  # type: ignore[n
 def test_a_bad_ffmpeg_is_refused_even_by_commands_that_do_not_run_it(cli, carphone) -> None:  # type: ignore[no-untyped-def]
     r = cli("--ffmpeg", "/nonexistent/ffmpeg", "probe", carphone[0])
     assert r.code == 4 and "/nonexistent/ffmpeg" in r.stderr
+
+
+def test_a_truncated_input_is_named_not_sent_to_align(cli, ffmpeg_exe: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The header (moov first) lists every frame; the last 3 % of the data is gone.
+    whole = tmp_path / "whole.mp4"
+    subprocess.run([ffmpeg_exe, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=4",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-movflags", "+faststart",
+                    str(whole)], check=True)  # fmt: skip
+    cut = tmp_path / "cut.mp4"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) * 97 // 100])
+    out = tmp_path / "out.mp4"
+    r = cli("encode", cut, "-o", out, "-c", "x264", "--preset", "ultrafast", "--crf", "30")
+    # Before: exit 3 "frame counts differ ...; use --align", an option encode lacks.
+    assert r.code == 3 and "--align" not in r.stderr, r.stderr
+    assert re.search(r"its header lists \d+ frames but \d+ decode \(a truncated", r.stderr)
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "cut.mp4",
+        "whole.mp4",
+    ]
+
+
+def test_a_vfr_input_keeps_every_frame_and_timestamp(cli, ffmpeg_exe: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Frame n at n²/100 s: the gaps grow from 10 ms to a second (the issue's setpts case).
+    src = tmp_path / "vfr.mkv"
+    subprocess.run([ffmpeg_exe, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2",
+                    "-vf", "setpts='N*N/100/TB'", "-fps_mode", "passthrough", "-c:v", "libx264",
+                    "-preset", "ultrafast", str(src)], check=True)  # fmt: skip
+    out = tmp_path / "out.mkv"
+    r = cli("encode", src, "-o", out, "-c", "x264", "--preset", "ultrafast", "--target-vmaf", "90")
+    assert r.code == 0, r.stderr
+    import av
+
+    def ticks(path: Path) -> list[int]:
+        with av.open(str(path)) as c:
+            stream = c.streams.video[0]
+            assert stream.time_base == Fraction(1, 1000)
+            return sorted(int(p.pts) for p in c.demux(stream) if p.size)
+
+    # Frames 0 and 1 share time 0 in the source (n²/4 rounded in lavfi's 1/25 s); every
+    # other frame keeps its time exactly, and the second frame moves one tick (1 ms)
+    # later. Before: all 50 restamped evenly at the average rate (0, 480, 960, ... ms).
+    src_ticks, out_ticks = ticks(src), ticks(out)
+    assert src_ticks[:3] == [0, 0, 40] and len(out_ticks) == 50
+    assert out_ticks == [0, 1, *src_ticks[2:]]

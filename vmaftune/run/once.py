@@ -9,6 +9,7 @@ from pathlib import Path
 from vmaftune import encoders
 from vmaftune.edges.outputs import atomic_output, check_output, output_lock
 from vmaftune.edges.toolchain import FFmpeg, patched_ffmpeg, resolve
+from vmaftune.errors import InputError
 from vmaftune.run.events import Emit, Encoded, EncodeStart, Note, Run, progress_hook
 from vmaftune.steps import encode
 from vmaftune.steps.probe import MediaInfo, probe
@@ -84,6 +85,14 @@ def _run(req: OnceRequest, given: FFmpeg | None, emit: Emit) -> OnceResult:
         out = replace(done.output, path=req.output)
         emit(Encoded(req.output, out.file_bytes, out.video_bitrate, out.frame_count, done.seconds))
         pooled = None
+        if req.vmaf and out.frame_count != source.frame_count:
+            # The encode holds what decoded; a header that promised other frames is a
+            # damaged input, not a pair to --align (an option encode does not have).
+            raise InputError(
+                f"{req.input}: its header lists {source.frame_count} frames but "
+                f"{out.frame_count} decode (a truncated or damaged file?); {req.output} "
+                "was not written"
+            )
         if req.vmaf:
             score = score_files(ffmpeg, source, done.output, options,
                                 on_progress=progress_hook("score", total, emit))  # fmt: skip

@@ -148,7 +148,8 @@ def repaired_timeline(
 ) -> tuple[Timeline, str | None]:
     """The decoded frames' timestamps (time base: the stream's) when they rise strictly;
     else sorted, when that makes them rise (a file whose stored timestamps are decode
-    order); else evenly spaced at the stream's nominal rate from the first frame."""
+    order); else sorted with the few frames (at most 1 in 20) that repeat a time moved one
+    tick later; else evenly spaced at the stream's nominal rate from the first frame."""
     tb, container_start = demuxed.time_base, demuxed.container_start
     values = [int(p) for p in pts if p.lstrip("-").isdigit()]
     if len(values) == len(pts):
@@ -158,6 +159,14 @@ def repaired_timeline(
         if all(b > a for a, b in itertools.pairwise(ordered)):
             return (Timeline(tb, tuple(ordered), container_start),
                     "decoded timestamps out of order: sorted")  # fmt: skip
+        # A few frames sharing a time (a VFR file rounded into a coarse time base): each
+        # moves one tick after the frame before, and every other frame keeps its time.
+        nudged = list(itertools.accumulate(ordered, lambda prev, v: max(v, prev + 1)))
+        moved = sum(a != b for a, b in zip(nudged, ordered, strict=True))
+        if moved <= max(1, len(nudged) // 20):
+            return (Timeline(tb, tuple(nudged), container_start),
+                    f"{moved} frame(s) shared a timestamp with the frame before: moved "
+                    f"{float(tb) * 1000:g} ms later")  # fmt: skip
     # Evenly spaced frames need a time base that holds one frame's length exactly.
     rate = media.frame_rate if media.frame_rate > 0 else Fraction(25)
     even_tb = Fraction(rate.denominator, rate.numerator)
