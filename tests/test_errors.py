@@ -159,3 +159,38 @@ def test_bad_preset_and_thread_count(carphone, tmp_path):
     )  # fmt: skip
     one_line_error(cli_subprocess("score", *carphone, "--threads", "-2"), 2, "--threads")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def odd_size(tmp_path_factory, ffmpeg_exe):
+    import subprocess
+
+    path = tmp_path_factory.mktemp("odd") / "odd.mkv"
+    subprocess.run([ffmpeg_exe, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=0.4",
+                    "-vf", "scale=321:241", "-pix_fmt", "yuv420p", "-c:v", "ffv1", str(path)],
+                   check=True)  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize("codec", ["x264", "x265", "hevc_nvenc"])
+@pytest.mark.parametrize("mode", [("--crf", "30"), ("--target-vmaf", "90")], ids=["crf", "target"])
+def test_an_odd_size_is_named_before_encoding(odd_size, tmp_path, codec, mode):
+    out = tmp_path / "o.mkv"
+    r = cli_subprocess("encode", str(odd_size), "-o", str(out), "-c", codec, *mode)
+    # Before: exit 4, "Nothing was written into output file ..." after the encoder failed.
+    one_line_error(r, 3, "321x241 has an odd width and height", "crop=320:240")
+    assert not out.exists() and not (tmp_path / "o.mkv.vmaftune-work").exists()
+
+
+def test_an_odd_size_encodes_where_the_codec_can_hold_it(odd_size, tmp_path):
+    # AV1 codes any size; 4:4:4 H.264 has no chroma to halve.
+    for codec, extra in (("svtav1", ("--preset", "12")), ("x264", ("--pix-fmt", "yuv444p"))):
+        out = tmp_path / f"{codec}.mkv"
+        r = cli_subprocess(
+            "encode", str(odd_size), "-o", str(out), "-c", codec, "--crf", "35", *extra
+        )
+        assert r.code == 0, r.stderr
+        import av
+
+        with av.open(str(out)) as c:
+            assert (c.streams.video[0].width, c.streams.video[0].height) == (321, 241)

@@ -63,6 +63,7 @@ def _run(req: OnceRequest, given: FFmpeg | None, emit: Emit) -> OnceResult:
     source = probe(req.input)
     pix_fmt = encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
     ffmpeg = given or resolve()
+    encode.require_size(source, encoder, pix_fmt)
     encode.require_encoder(ffmpeg, encoder, pix_fmt)
     feed = None
     if pre is not None:

@@ -105,6 +105,7 @@ def _plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
         check_output(path, [req.input], force=req.force)
     source, demuxed = read(req.input)
     pix_fmt = encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
+    encode.require_size(source, encoder, pix_fmt)
     encode.require_encoder(ffmpeg, encoder, pix_fmt)
     require_libvmaf(ffmpeg)
     threads = threads_per_job(jobs)

@@ -15,7 +15,7 @@ from vmaftune.edges import process
 from vmaftune.edges.progress import PROGRESS_ARGS, Progress, ProgressParser
 from vmaftune.edges.toolchain import FFmpeg, trial_encode
 from vmaftune.encoders import HARDWARE_NEEDS, Encoder
-from vmaftune.errors import InternalError, ToolError, UsageError
+from vmaftune.errors import InputError, InternalError, ToolError, UsageError
 from vmaftune.steps.probe import MediaInfo, probe
 
 
@@ -77,6 +77,32 @@ class EncodeResult:
     spec: EncodeSpec
     output: MediaInfo
     seconds: float
+
+
+# H.264 and HEVC crop a picture in whole chroma samples (their crop offsets count 2
+# luma samples per unit under 4:2:0): a 321x241 picture cannot be coded as 4:2:0 by any
+# of their encoders, hardware or not. AV1 codes any size.
+WHOLE_CHROMA_CODECS = frozenset({"h264", "hevc"})
+
+
+def require_size(source: MediaInfo, encoder: Encoder, pix_fmt: str) -> None:
+    """Fail before encoding when the codec cannot hold the source's size in pix_fmt (the
+    encoder would fail later with "Nothing was written")."""
+    if encoder.codec not in WHOLE_CHROMA_CODECS:
+        return
+    from av.video.format import VideoFormat
+
+    fmt = VideoFormat(pix_fmt)
+    step_w = 2 if fmt.chroma_width(2) == 1 else 1
+    step_h = 2 if fmt.chroma_height(2) == 1 else 1
+    w, h = source.width, source.height
+    odd = [what for what, n, step in (("width", w, step_w), ("height", h, step_h)) if n % step]
+    if odd:
+        raise InputError(
+            f"{source.path}: {w}x{h} has an odd {' and '.join(odd)}, which {encoder.codec} "
+            f"cannot code as {pix_fmt}; crop it first (ffmpeg -vf crop={w - w % step_w}:"
+            f"{h - h % step_h}), or use --pix-fmt yuv444p or an AV1 encoder"
+        )
 
 
 def require_encoder(ffmpeg: FFmpeg, encoder: Encoder, pix_fmt: str) -> None:
