@@ -11,8 +11,9 @@ join gives them the source's timestamps.
 from __future__ import annotations
 
 import os
+import re
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,8 @@ class Trial:
     resumed: bool = False  # read back from the journal, not encoded by this run
     # Each frame's VMAF (4 decimals): what the finished output is checked against.
     per_frame: tuple[float, ...] = ()
+    # What the encoder reported of its own work (encoder_stats); {} for older journals.
+    stats: dict[str, float] = field(default_factory=dict)
 
     @property
     def scores(self) -> Pooled:
@@ -104,11 +107,18 @@ class Trial:
     def from_record(data: dict[str, Any]) -> Trial:
         pooled = Pooled(**data["pooled"]) if data.get("pooled") else None
         per_frame = tuple(data.get("per_frame", ()))
-        return Trial(**{**data, "pooled": pooled, "resumed": True, "per_frame": per_frame})
+        return Trial(**{**data, "pooled": pooled, "resumed": True, "per_frame": per_frame,
+                        "stats": dict(data.get("stats", {}))})  # fmt: skip
 
 
 def encode_argv(
-    ffmpeg: FFmpeg, job: Job, shot: Shot, cut: Cut, setting: float, dest: Path
+    ffmpeg: FFmpeg,
+    job: Job,
+    shot: Shot,
+    cut: Cut,
+    setting: float,
+    dest: Path,
+    stats: Path | None = None,
 ) -> list[str]:
     rate = job.source.frame_rate
     chain = [cut.trim(), f"settb={rate.denominator}/{rate.numerator}", "setpts=N"]
@@ -124,8 +134,37 @@ def encode_argv(
         "-fps_mode", "passthrough",
         "-vf", ",".join(chain),
         *job.encoder.video_args(setting, job.preset, job.pix_fmt, job.threads),
+        # FFmpeg's per-frame report of the encoder's QP, frame size and type: free, and
+        # what the encoder itself knows of the shot's difficulty.
+        *(("-vstats_file", str(stats)) if stats else ()),
         f"file:{dest}",
     )  # fmt: skip
+
+
+_VSTATS = re.compile(r"\bq=\s*(-?[\d.]+).*?\bf_size=\s*(\d+).*?\btype=\s*(\w)")
+
+
+def encoder_stats(vstats: str) -> dict[str, float]:
+    """A shot's encode summarised from FFmpeg's -vstats_file lines: the mean QP (q as the
+    encoder reports it: x264/x265 QP, SVT-AV1 its qindex scale) over all frames, over
+    intra and over inter frames, its spread, the intra frames' share of the bytes and of
+    the frames. {} when the file holds no frame."""
+    rows = [(float(q), int(size), kind) for q, size, kind in _VSTATS.findall(vstats)]
+    if not rows:
+        return {}
+    q = [r[0] for r in rows]
+    intra = [r for r in rows if r[2] == "I"]
+    inter = [r for r in rows if r[2] != "I"]
+    total = sum(r[1] for r in rows) or 1
+    mean = sum(q) / len(q)
+    return {
+        "qp_mean": round(mean, 4),
+        "qp_std": round((sum((x - mean) ** 2 for x in q) / len(q)) ** 0.5, 4),
+        "qp_intra": round(sum(r[0] for r in intra) / len(intra), 4) if intra else mean,
+        "qp_inter": round(sum(r[0] for r in inter) / len(inter), 4) if inter else mean,
+        "intra_bytes": round(sum(r[1] for r in intra) / total, 4),
+        "intra_frames": round(len(intra) / len(rows), 4),
+    }
 
 
 def measure(
@@ -142,13 +181,18 @@ def measure(
     against the same source frames (unless `score` is false: a shot trusted to the
     predictor)."""
     started = time.monotonic()
+    vstats = dest.with_name(f".{dest.name}.vstats")
     with atomic_output(dest) as tmp:
-        process.run(
-            encode_argv(ffmpeg, job, shot, cut, setting, tmp),
-            what=f"encode of shot {shot.index} with {job.encoder.name}",
-            env=dict(job.encoder.env),
-            writes=tmp,
-        )
+        try:
+            process.run(
+                encode_argv(ffmpeg, job, shot, cut, setting, tmp, stats=vstats),
+                what=f"encode of shot {shot.index} with {job.encoder.name}",
+                env=dict(job.encoder.env),
+                writes=tmp,
+            )
+            stats = encoder_stats(vstats.read_text(errors="replace") if vstats.exists() else "")
+        finally:
+            vstats.unlink(missing_ok=True)
         encoded = probe(tmp)
     encoded = replace(encoded, path=dest)
     encode_seconds = round(time.monotonic() - started, 3)
@@ -159,7 +203,7 @@ def measure(
     if not score:
         unscored = Trial(setting=setting, pooled=None, frames=encoded.frame_count,
                          bytes=encoded.video_bytes, encode_seconds=encode_seconds,
-                         score_seconds=0.0, segment=dest.name)  # fmt: skip
+                         score_seconds=0.0, segment=dest.name, stats=stats)  # fmt: skip
         return unscored, None
     compare_at = job.scale if job.scale and job.score_at == "rung" else None
     started = time.monotonic()
@@ -175,6 +219,7 @@ def measure(
         encode_seconds=encode_seconds,
         score_seconds=round(time.monotonic() - started, 3),
         segment=dest.name,
+        stats=stats,
     )
     return trial, scored
 

@@ -185,8 +185,9 @@ def plan_clip(ffmpeg: FFmpeg, v: Variant, work: Path, seed: Seed | None = None) 
 
 
 # What one encode measured (a cached record, or an earlier table's row).
+ENCODER_STATS = ("qp_mean", "qp_std", "qp_intra", "qp_inter", "intra_bytes", "intra_frames")
 MEASURED = ("vmaf_mean", "vmaf_harmonic", "vmaf_p5", "vmaf_min", *CANONICAL6, "bytes",
-            "encode_seconds", "score_seconds")  # fmt: skip
+            "encode_seconds", "score_seconds", *(f"enc_{k}" for k in ENCODER_STATS))  # fmt: skip
 
 
 def _record_path(work: Path, clip_id: str, shot: int, codec: str, setting: float) -> Path:
@@ -223,6 +224,7 @@ def cached_trial(
         "bytes": trial.bytes,
         "encode_seconds": trial.encode_seconds,
         "score_seconds": trial.score_seconds,
+        **{f"enc_{k}": trial.stats.get(k) for k in ENCODER_STATS},
     }
     tmp = record.with_suffix(".partial")
     tmp.write_text(json.dumps(data))
@@ -245,7 +247,8 @@ def rows(
                 key = (p.variant.clip_id, shot.start, shot.frames, codec, preset, float(setting))
                 earlier = (seed or {}).get(key)
                 if earlier is not None:
-                    m = {k: earlier[k] for k in MEASURED}
+                    # A table from before the encoder's statistics has none (null).
+                    m: dict[str, Any] = {k: earlier.get(k) for k in MEASURED}
                 else:
                     m = cached_trial(ffmpeg, p, shot, codec, setting, work)
                 row = {
