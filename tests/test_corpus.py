@@ -4,6 +4,7 @@ shrink as the setting rises, resumable without redoing encodes."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def test_corpus_build_real_clip_and_resume(cli, tmp_path: Path) -> None:
         assert all(0 <= r["adm2"] <= 1.01 and r["f_probe_bpp"] > 0 for r in mine)
         # The encoder's own report (-vstats_file): its QP follows the CRF.
         qp = [r["enc_qp_mean"] for r in mine]
-        assert all(b > a for a, b in zip(qp, qp[1:], strict=False)), qp
+        assert all(b > a for a, b in itertools.pairwise(qp)), qp
         assert all(0 < r["enc_intra_bytes"] <= 1 and 0 < r["enc_intra_frames"] <= 1 for r in mine)
     # A second run finds every encode done: same table, and no encode runs again.
     records = sorted((out / "work" / "records").rglob("*.json"))

@@ -222,3 +222,54 @@ def test_predict_mode_end_to_end(cli, cut_clip, tmp_path) -> None:  # type: igno
             assert len(shot["probes"]) == 1 and shot["vmaf"]["mean"] <= 90.5
         if shot["verdict"] == Verdict.RECALIBRATE:
             assert len(shot["probes"]) == 2
+
+
+def test_a_shot_outside_the_training_data_searches_from_the_start() -> None:
+    # Whatever the prediction says, the search runs as it would alone: same settings,
+    # same answer, verdict FALL_BACK.
+    truth = line(95.0, -1.1)
+    alone: list[Point] = []
+    while (s := search.next_setting(KNOB, alone, TARGET)) is not None:
+        alone.append(Point(s, truth(s)))
+    pred = ShotPrediction(0, 31.0, 93.25, -1.2, 2.0, outside="si_mean 900 outside [1, 80]")
+    points, best, verdict = run(pred, truth)
+    assert points == alone and verdict == Verdict.FALL_BACK
+    assert best == search.choose(alone, TARGET, KNOB)[0]
+    assert pred.record()["outside"].startswith("si_mean")
+
+
+def test_predict_mode_falls_back_to_the_search_outside_the_training_data(  # type: ignore[no-untyped-def]
+    cli, cut_clip, tmp_path, monkeypatch
+) -> None:
+    import hashlib
+    import json
+    import shutil
+
+    import pytest
+
+    from vmaftune.zoo import registry as models
+
+    if not _registered("vmaf_predictor"):
+        pytest.skip("vmaf_predictor is not registered yet (models/train/predictor.py)")
+    # The shipped predictor, with a training range no real shot fits.
+    zoo = tmp_path / "zoo"
+    shutil.copytree(models.registry().folder, zoo, ignore=shutil.ignore_patterns("train", "data"))
+    doc = json.loads((zoo / "registry.json").read_text())
+    row = next(r for r in doc["models"] if r["id"] == "vmaf_predictor")
+    row["metrics"]["feature_ranges"] = {"si_mean": [-2.0, -1.0]}
+    assert hashlib.sha256((zoo / row["file"]).read_bytes()).hexdigest() == row["sha256"]
+    (zoo / "registry.json").write_text(json.dumps(doc))
+    monkeypatch.setenv("VMAFTUNE_MODELS", str(zoo))
+    src, _ = cut_clip
+    probes = {}
+    for mode in ("search", "predict"):
+        out = tmp_path / f"{mode}.mkv"
+        r = cli("encode", src, "-o", out, "-c", "x264", "--preset", "ultrafast", "-t", "90",
+                "--mode", mode)  # fmt: skip
+        assert r.code == 0, r.stderr
+        shots = json.loads((tmp_path / f"{mode}.mkv.shots.json").read_text())["shots"]
+        probes[mode] = [[p["setting"] for p in s["probes"]] for s in shots]
+        if mode == "predict":
+            assert all(s["verdict"] == Verdict.FALL_BACK for s in shots)
+            assert all("outside the training range" in s["prediction"]["outside"] for s in shots)
+    assert probes["predict"] == probes["search"]

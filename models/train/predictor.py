@@ -81,8 +81,10 @@ class Predictor(nn.Module):
         # Tried: a monotone piecewise-linear curve (knots every 0.1 in t): LOSO PLCC 0.91
         # against 0.88, but first-encode RMSE at VMAF 93 rose from 3.4 to 4.5, and a
         # fit on rows with VMAF >= 50 or >= 70 only: 4.0 and 4.6.
-        return 100.0 + 10.0 * c[:, :1] - 100.0 * (
-            F.softplus(c[:, 1:2]) * t + F.softplus(c[:, 2:3]) * t * t
+        return (
+            100.0
+            + 10.0 * c[:, :1]
+            - 100.0 * (F.softplus(c[:, 1:2]) * t + F.softplus(c[:, 2:3]) * t * t)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -230,14 +232,27 @@ def main() -> None:
     report = {
         "inputs": [*FEATURE_NAMES, *(f"codec_{c}" for c in CODECS), "setting"],
         "loso": table,
-        "loso_mean": {k: round(float(np.mean([t["all"][k] for t in table.values() if k in t["all"]])), 4)
-                      for k in ("plcc", "srocc", "rmse")},  # fmt: skip
-        "conformal": {"coverage_goal": COVERAGE, "half_width": round(q_all, 3),
-                      "calibrated_on": "out-of-fold residuals at the chosen setting, targets "
-                                        + "/".join(f"{t:g}" for t in TARGETS),
-                      "achieved": round(float(np.mean(np.abs(choice_res) <= q_all)), 4),
-                      "per_source_achieved_mean": round(float(np.mean([t["coverage"] for t in table.values()])), 4)},  # fmt: skip
+        "loso_mean": {
+            k: round(float(np.mean([t["all"][k] for t in table.values() if k in t["all"]])), 4)
+            for k in ("plcc", "srocc", "rmse")
+        },  # fmt: skip
+        "conformal": {
+            "coverage_goal": COVERAGE,
+            "half_width": round(q_all, 3),
+            "calibrated_on": "out-of-fold residuals at the chosen setting, targets "
+            + "/".join(f"{t:g}" for t in TARGETS),
+            "achieved": round(float(np.mean(np.abs(choice_res) <= q_all)), 4),
+            "per_source_achieved_mean": round(
+                float(np.mean([t["coverage"] for t in table.values()])), 4
+            ),
+        },  # fmt: skip
         "first_encode": first,
+        # What the model has seen: `encode --mode predict` searches from the start, and
+        # says why, for a shot whose features fall outside these.
+        "feature_ranges": {
+            n: [round(float(x[:, i].min()), 6), round(float(x[:, i].max()), 6)]
+            for i, n in enumerate(FEATURE_NAMES)
+        },  # fmt: skip
         "rows": len(rows),
         "sources": sources,
         "excluded": sorted(excluded),

@@ -247,7 +247,12 @@ def _decide(
     results = run(sample, verified)
     trusted = all(r.verdict == Verdict.GOSPEL for r in results)
     if rest:
-        results += run(rest, lambda s: Trust(predictions[s.index]) if trusted else verified(s))
+        # A shot outside the training data is never trusted unmeasured.
+        def unmeasured(s: Shot) -> Decision:
+            inside = not predictions[s.index].outside
+            return Trust(predictions[s.index]) if trusted and inside else verified(s)
+
+        results += run(rest, unmeasured)
     results.sort(key=lambda r: r.shot.index)
     return results, {"mode": req.verify, "sampled": sampled, "trusted": trusted}
 

@@ -15,6 +15,9 @@ from vmaftune.zoo.features import FEATURE_NAMES, ShotFeatures
 
 CODECS = ("x264", "x265", "svtav1")  # the predictor's one-hot block, in its order
 DEFAULT_PREDICTOR = "vmaf_predictor"
+# A feature this far beyond what training saw (as a share of the range seen) makes the
+# shot out of distribution: an MLP extrapolates there without warning.
+OOD_MARGIN = 0.1
 
 
 class CurveModel:
@@ -31,6 +34,9 @@ class CurveModel:
         self.sha256 = loaded.entry.sha256
         self.loaded = loaded
         self.half_width = float(conformal["half_width"])
+        # Older rows hold no ranges: every shot counts as inside.
+        ranges = loaded.entry.metrics.get("feature_ranges", {})
+        self.ranges = {str(k): (float(v[0]), float(v[1])) for k, v in ranges.items()}
         self.session = loaded.session()
         (spec,) = self.session.get_inputs()
         self.input = spec.name
@@ -71,7 +77,19 @@ class CurveModel:
         lo, hi = max(0, i - 1), min(len(grid) - 1, i + 1)
         slope = (curve[hi] - curve[lo]) / (grid[hi] - grid[lo]) if hi > lo else -1.0
         return ShotPrediction(feats.shot, float(grid[i]), float(curve[i]), float(min(slope, -1e-3)),
-                              self.half_width, max_half_width)  # fmt: skip
+                              self.half_width, max_half_width, self.outside(feats))  # fmt: skip
+
+    def outside(self, feats: ShotFeatures) -> str:
+        """The first feature beyond the training data's range by more than OOD_MARGIN of
+        its width, as a reason; "" when all lie inside."""
+        for name, value in feats.as_dict().items():
+            if name not in self.ranges:
+                continue
+            lo, hi = self.ranges[name]
+            slack = OOD_MARGIN * (hi - lo)
+            if not lo - slack <= value <= hi + slack:
+                return f"{name} {value:.4g} outside the training range [{lo:.4g}, {hi:.4g}]"
+        return ""
 
 
 def feature_names() -> tuple[str, ...]:

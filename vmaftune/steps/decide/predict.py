@@ -16,7 +16,10 @@ resumed run replays them like the search's):
   RECALIBRATE answer is as tight as a search answer;
 - FALL_BACK: the interval is too wide, the measurement falls outside it, or the corrected
   encode does not settle the shot: the search (vmaftune.steps.decide.search) takes over with the
-  points measured.
+  points measured;
+- FALL_BACK from the start: the shot's features lie outside what the predictor was trained
+  on (`outside` says which): no encode is spent on a prediction nothing supports, and the
+  search runs as it would alone, so such a shot costs what the search costs.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class ShotPrediction:
     slope: float  # predicted dVMAF/dsetting there (negative)
     half_width: float  # conformal half-width of the predicted VMAF
     max_half_width: float = MAX_HALF_WIDTH  # wider than this: no RECALIBRATE, FALL_BACK
+    outside: str = ""  # why the features lie outside the training data ("": they do not)
 
     @property
     def too_wide(self) -> bool:
@@ -58,6 +62,7 @@ class ShotPrediction:
                 round(self.vmaf + self.half_width, 3),
             ],
             "slope": round(self.slope, 4),
+            **({"outside": self.outside} if self.outside else {}),
         }
 
 
@@ -65,6 +70,8 @@ def _phase(pred: ShotPrediction, points: Sequence[Point], means: Sequence[float]
            target: Target, knob: QualityKnob) -> Verdict | str:  # fmt: skip
     """Where a shot stands after its measured points: GOSPEL or RECALIBRATE (done), or
     "recalibrating", "predicting" or FALL_BACK (more to measure)."""
+    if pred.outside:
+        return Verdict.FALL_BACK
     if not points:
         return "predicting"
     first = points[0]
