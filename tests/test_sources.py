@@ -66,3 +66,20 @@ def test_corpus_sources_lists_the_table(cli) -> None:  # type: ignore[no-untyped
     r = cli("corpus", "sources")
     assert r.code == 0
     assert all(s.id in r.stdout for s in sources.load())
+
+
+@pytest.mark.parametrize(
+    ("source_id", "frames"),
+    [("mahjongg-hints", 99), ("quicktime-drawing", 50)],
+)
+def test_real_files_whose_last_frame_is_held_are_not_truncated(
+    source_id: str, frames: int, tmp_path: Path
+) -> None:
+    """A Theora screencast whose last frames are empty repeat packets, and a QuickTime
+    clip whose last sample is held to the declared end: whole files that probe called
+    truncated ("readable video ends at 12.93 s of a declared 14.40 s")."""
+    from vmaftune.steps.probe import probe
+
+    (s,) = [s for s in sources.load() if s.id == source_id]
+    info = probe(sources.local(s, tmp_path))
+    assert info.frame_count == frames

@@ -154,11 +154,17 @@ def read(path: Path) -> tuple[MediaInfo, Timeline]:
             raise InputError(f"{path}: video stream has no usable size or pixel format")
         timestamps: list[int] = []
         video_bytes = 0
+        # The latest time any packet stands for: an empty packet repeats the frame before
+        # (Theora's duplicate frames), so the video reaches that far without a new frame.
+        held: int | None = None
         try:
             for packet in container.demux(stream):
-                if packet.size == 0:
-                    continue  # the flush packet demux() yields at the end
                 ts = packet.pts if packet.pts is not None else packet.dts
+                if packet.size == 0:
+                    # Also the flush packet demux() yields at the end (no timestamp).
+                    if ts is not None:
+                        held = ts if held is None else max(held, ts)
+                    continue
                 if ts is not None:
                     timestamps.append(ts)
                 video_bytes += packet.size
@@ -180,8 +186,14 @@ def read(path: Path) -> tuple[MediaInfo, Timeline]:
             + (min(deltas) if deltas else round(1 / (nominal * time_base)))
         )
         duration = float(span_ticks * time_base)
+        readable = duration
+        if held is not None and held > timestamps[-1]:
+            readable = float((held - timestamps[0] + (min(deltas) if deltas else 0)) * time_base)
         declared = stream.duration
-        if declared and duration < _TRUNCATED_BELOW * float(declared * time_base):
+        # Every frame the header counts is here (a last frame held long, as in a QuickTime
+        # edit): not truncated, whatever the declared duration.
+        complete = bool(stream.frames) and frame_count >= stream.frames - 1
+        if declared and not complete and readable < _TRUNCATED_BELOW * float(declared * time_base):
             raise InputError(
                 f"{path}: truncated: readable video ends at {duration:.2f} s of a declared "
                 f"{float(declared * time_base):.2f} s"
