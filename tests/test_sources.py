@@ -83,3 +83,15 @@ def test_real_files_whose_last_frame_is_held_are_not_truncated(
     (s,) = [s for s in sources.load() if s.id == source_id]
     info = probe(sources.local(s, tmp_path))
     assert info.frame_count == frames
+
+
+def test_the_python_engine_decodes_theora_repeat_packets(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Before: "cannot be decoded: Invalid argument" (an empty packet read as the end).
+    (s,) = [s for s in sources.load() if s.id == "mahjongg-hints"]
+    video = sources.local(s, tmp_path)
+    out = tmp_path / "nr.json"
+    r = cli("score", video, "--nr", "--engine", "python", "--json", out)
+    assert r.code == 0, r.stderr
+    import json
+
+    assert json.loads(out.read_text())["frames_scored"] == 99

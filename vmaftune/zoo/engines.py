@@ -145,10 +145,16 @@ def decoded(source: MediaInfo, pix_fmt: str) -> Iterator[tuple[av.VideoFrame, Fr
         stream.thread_type = "AUTO"
         rate = stream.guessed_rate or stream.average_rate or Fraction(25)
         try:
-            for frame in container.decode(stream):
-                if frame.format.name != pix_fmt:
-                    frame = frame.reformat(format=pix_fmt)
-                yield frame, Fraction(rate)
+            for packet in container.demux(stream):
+                # An empty packet with a time repeats the frame before (Theora): FFmpeg's
+                # decode skips it, and handing it to the decoder would read as the end
+                # of the stream. The last, timeless empty packet drains the decoder.
+                if packet.size == 0 and packet.pts is not None:
+                    continue
+                for frame in packet.decode():
+                    if frame.format.name != pix_fmt:
+                        frame = frame.reformat(format=pix_fmt)
+                    yield frame, Fraction(rate)
         except av.error.FFmpegError as exc:
             raise InputError(f"{source.path}: cannot be decoded: {exc}") from None
 
