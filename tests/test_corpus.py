@@ -110,3 +110,16 @@ def test_corpus_bad_options(cli, tmp_path: Path) -> None:
     blocker.write_text("x")
     r = cli("corpus", "build", "--out", blocker / "c", "--sources", "carphone")
     assert r.code == 3 and "Traceback" not in r.stderr
+
+
+def test_corpus_clips_are_cut_to_even_sizes(tmp_path: Path) -> None:
+    # cityCC0.mpg is 720x405: its x264 and x265 encodes would fail at 4:2:0.
+    from vmaftune.edges.toolchain import resolve
+    from vmaftune.steps.probe import probe
+    from vmaftune.zoo import corpus
+    from vmaftune.zoo.sources import Source
+
+    odd = Source("odd", "lavfi", "testsrc2=s=320x240:r=25:d=1,scale=321:241", "synthetic", "-", "-")
+    clip = corpus.prepare(resolve(), corpus.Variant(odd, "odd", "null"), tmp_path)
+    info = probe(clip)
+    assert (info.width, info.height) == (320, 240) and info.frame_count == 25
