@@ -112,6 +112,14 @@ def command(
     max_shot: MaxShot = 10.0,
     pre: Pre = None,
     engine: Engine = "auto",
+    final_score: Annotated[
+        str,
+        typer.Option(
+            "--final-score",
+            help="How OUT's whole-file VMAF is found (per-shot runs): composed (the shots' "
+            "trials, and libvmaf across each cut) or full (libvmaf over all of OUT).",
+        ),
+    ] = "composed",
     mode: Mode = "search",
     predictor: Predictor = DEFAULT_PREDICTOR,
     verify: Verify = "all",
@@ -146,7 +154,7 @@ def command(
         pix_fmt=pix_fmt, pool=pool, tolerance=tolerance, search=search_method,
         min_shot=min_shot, max_shot=max_shot, model=model, jobs=jobs, keep_work=keep_work,
         force=force, audio=audio, mode=mode, predictor=predictor, verify=verify,
-        max_interval=max_interval, command=("vmaftune", *sys.argv[1:]),
+        max_interval=max_interval, final_score=final_score, command=("vmaftune", *sys.argv[1:]),
     )  # fmt: skip
     render = Renderer(as_json=as_json)
     try:

@@ -17,9 +17,9 @@ from vmaftune import encoders
 from vmaftune.edges.outputs import atomic_output, check_output, output_lock
 from vmaftune.edges.toolchain import FFmpeg, resolve
 from vmaftune.errors import Interrupted, UsageError, VmaftuneError
-from vmaftune.run.events import Emit, Resuming, Run, ShotsFound, progress_hook
-from vmaftune.run.shots import parallel_shots, run_shots, shots_and_frames, unreachable
-from vmaftune.steps import encode, join, sidecar
+from vmaftune.run.events import Emit, Note, Resuming, Run, ShotsFound, progress_hook
+from vmaftune.run.shots import parallel_shots, run_shots, shot_cut, shots_and_frames, unreachable
+from vmaftune.steps import cuts, encode, join, sidecar
 from vmaftune.steps.cuts import Cut, Frames
 from vmaftune.steps.decide import (
     Decision,
@@ -37,12 +37,13 @@ from vmaftune.steps.score import DEFAULT_VMAF_MODEL, Score, VmafOptions, plan, r
 from vmaftune.steps.score import run as run_score
 from vmaftune.steps.shots import Shot, ShotOptions
 from vmaftune.steps.trial import Job, threads_per_job
-from vmaftune.steps.verify import check_shipped
+from vmaftune.steps.verify import check_shipped, composed_whole
 from vmaftune.work.workdir import WorkDir, run_key
 from vmaftune.zoo import features
 from vmaftune.zoo.predictor import DEFAULT_PREDICTOR, CurveModel
 
 MODES = ("search", "predict")
+FINAL_SCORES = ("composed", "full")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class TargetRequest:
     predictor: str = DEFAULT_PREDICTOR
     verify: str = "all"  # or "sample:K" (predict mode)
     max_interval: float = MAX_HALF_WIDTH
+    # OUT's whole-file VMAF: "composed" from the trials (libvmaf only across each cut),
+    # or "full" (libvmaf over all of OUT); composed falls back to full when it cannot.
+    final_score: str = "composed"
     command: tuple[str, ...] = ()  # recorded in the sidecar
 
 
@@ -120,6 +124,8 @@ def _plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
     )
     if req.mode not in MODES:
         raise UsageError(f"--mode must be search or predict, not {req.mode!r}")
+    if req.final_score not in FINAL_SCORES:
+        raise UsageError(f"--final-score must be composed or full, not {req.final_score!r}")
     sample = _sample_size(req.verify, req.mode)
     if req.max_interval <= 0:
         raise UsageError("--max-interval must be above 0")
@@ -190,8 +196,23 @@ def _decided(
     audio = req.audio and job.source.has_audio
     pairs = [(r.shot, s) for r, s in zip(results, segments, strict=True)]
     join.join(pairs, frames.timeline, req.input, joined, audio=audio)
-    encoded, whole = _score_whole(ffmpeg, job, joined, frames, emit)
-    check_shipped(ffmpeg, results, segments, joined, whole, p.target.pool)
+    composed = None
+    if req.final_score == "composed":
+        composed = composed_whole(ffmpeg, job, results, segments, work.path)
+    if composed is None:
+        encoded, whole = _score_whole(ffmpeg, job, joined, frames, emit)
+        check_shipped(ffmpeg, results, segments, joined, whole, p.target.pool)
+    else:
+        # What makes the trials' scores the output's: the source frames each shot was
+        # cut from are its own, and the output's frames are the segments'.
+        windows = [(r.shot.index, r.shot.start, shot_cut(ffmpeg, job, r.shot, work.journal))
+                   for r in results]  # fmt: skip
+        cuts.check_windows(ffmpeg, job.source, frames, windows)
+        by_shot = [(r.shot.index, s) for r, s in zip(results, segments, strict=True)]
+        cuts.check_frames(ffmpeg, joined, by_shot)
+        encoded, whole = probe(joined), composed
+        for note in whole.notes:
+            emit(Note(note, kind="score"))
     facts = _facts(req, p, job, replace(encoded, path=req.output), whole, work, verify, started,
                    ffmpeg)  # fmt: skip
     doc = sidecar.document(facts, results)

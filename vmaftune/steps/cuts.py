@@ -278,3 +278,31 @@ def check_frames(ffmpeg: FFmpeg, output: Path, segments: Sequence[tuple[int, Pat
             "the joined output's frames differ from the scored encodes in shot"
             f"{'s' if len(wrong) > 1 else ''} {', '.join(map(str, wrong))}; not published"
         )
+
+
+def check_windows(
+    ffmpeg: FFmpeg, media: MediaInfo, frames: Frames, windows: Sequence[tuple[int, int, Cut]]
+) -> None:
+    """Each shot's cut yields, frame by frame, the source frames of that shot in a decode
+    from the start: decoded again here, independently of how the cut was found. `windows`
+    holds (shot index, first frame, cut). Raises naming the shots whose cut does not."""
+    wrong = []
+    for index, start, cut in windows:
+        argv = ffmpeg.argv(
+            *cut.input_args(), "-i", f"file:{media.path.resolve()}",
+            "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "passthrough",
+            "-vf", cut.trim(), *HASH_ARGS, "pipe:1",
+        )  # fmt: skip
+        if _hashes(ffmpeg, argv, f"checking the source frames of shot {index}") != list(
+            frames.hashes[start : start + cut.frames]
+        ):
+            wrong.append(f"{index} (its trials saw other source frames)")
+    if wrong:
+        raise ToolError(f"the joined output contradicts its shots: shot {', '.join(wrong)}; "
+                        "not published")  # fmt: skip
+
+
+def _hashes(ffmpeg: FFmpeg, argv: list[str], what: str) -> list[str]:
+    got: list[str] = []
+    process.stream_lines(argv, what=what, on_line=lambda line: got.extend(parse_hashes(line)))
+    return got
