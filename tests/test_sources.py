@@ -95,3 +95,18 @@ def test_the_python_engine_decodes_theora_repeat_packets(cli, tmp_path: Path) ->
     import json
 
     assert json.loads(out.read_text())["frames_scored"] == 99
+
+
+def test_audio_the_container_cannot_carry_is_refused_before_encoding(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # An ASF with WMA audio (the mimetype test data's Lego clip). Before: every shot was
+    # searched, then the join died with "internal error: ValueError: 'mp4' format does not
+    # support 'wmav2' codec".
+    (s,) = [s for s in sources.load() if s.id == "lego-model"]
+    video = sources.local(s, tmp_path / "cache")
+    out = tmp_path / "lego.mp4"
+    r = cli("encode", video, "-o", out, "-c", "x264", "--preset", "ultrafast", "-t", "90")
+    assert r.code == 2 and "cannot carry the source's wmav2 audio" in r.stderr, r.stderr
+    assert not out.exists() and not (tmp_path / "lego.mp4.vmaftune-work").exists()
+    r = cli("encode", video, "-o", out, "-c", "x264", "--preset", "ultrafast", "-t", "90",
+            "--no-audio")  # fmt: skip
+    assert r.code == 0, r.stderr

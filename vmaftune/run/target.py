@@ -110,6 +110,8 @@ def _plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
     source, demuxed = read(req.input)
     pix_fmt = encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
     encode.require_size(source, encoder, pix_fmt)
+    if req.audio and source.has_audio:
+        join.require_audio(req.input, req.output)
     encode.require_encoder(ffmpeg, encoder, pix_fmt)
     require_libvmaf(ffmpeg)
     threads = threads_per_job(jobs)

@@ -10,13 +10,14 @@ presentation time. The source's audio is copied alongside, interleaved by time.
 from __future__ import annotations
 
 import heapq
+import tempfile
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from vmaftune.edges.outputs import atomic_output
-from vmaftune.errors import InputError, OutputError, ToolError
+from vmaftune.errors import InputError, OutputError, ToolError, UsageError
 from vmaftune.steps.probe import Timeline, local
 from vmaftune.steps.shots import Shot
 
@@ -95,6 +96,27 @@ def retimed(
             packet.duration = timeline.frame_duration(shown)
             packet.time_base = tb
             yield shot, packet
+
+
+def require_audio(source: Path, output: Path) -> None:
+    """Fail before any encode when OUT's container cannot take the source's audio as the
+    join copies it (PyAV's muxer rules: an ASF's WMA into MP4 or MKV, for one)."""
+    import av
+
+    with av.open(local(source)) as src, tempfile.TemporaryDirectory() as tmp:
+        streams = list(src.streams.audio)
+        if not streams:
+            return
+        with av.open(str(Path(tmp) / f"check{output.suffix}"), "w") as out:
+            for stream in streams:
+                try:
+                    out.add_stream_from_template(stream, opaque=True)
+                except ValueError:
+                    codec = stream.codec_context.name
+                    raise UsageError(
+                        f"{output}: {output.suffix} cannot carry the source's {codec} audio; "
+                        "pass --no-audio, or choose a container that can"
+                    ) from None
 
 
 def join(
