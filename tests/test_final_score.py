@@ -70,3 +70,23 @@ def test_the_cut_frames_do_differ_from_the_shots_alone(cut_clip, tmp_path) -> No
     assert np.abs(alone - whole).max() > 0.01
     at_cuts = {i for s in starts for i in (s - 1, s)}
     assert {int(i) for i in np.nonzero(np.abs(alone - whole) > 1e-9)[0]} <= at_cuts
+
+
+def test_subsampled_trials_are_confirmed_on_every_frame(cut_clip, ffmpeg_exe, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """--trial-subsample 3: trials are scored on every third frame, each shot's answer on
+    all of them, and the output is checked as ever (issue 18, Deliver 3)."""
+    src, _ = cut_clip
+    out = tmp_path / "out.mkv"
+    result = vmaftune.encode_target(
+        vmaftune.TargetRequest(
+            src, out, "x264", 90.0, preset="ultrafast", jobs=2, trial_subsample=3
+        )
+    ).wait()
+    for shot in result.shots:
+        assert shot.chosen.subsample == 1 and len(shot.chosen.per_frame) == shot.shot.frames
+        assert shot.chosen.scores.mean >= 90.0
+        others = [t for t in shot.trials if t.setting != shot.chosen.setting]
+        assert all(t.subsample == 3 and len(t.per_frame) < t.frames + 1 for t in others)
+    stock = stock_frames(ffmpeg_exe, out, src)
+    composed = np.array([f.vmaf for f in result.whole.frames])
+    assert np.abs(composed - stock).max() < 1e-3

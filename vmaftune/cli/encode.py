@@ -120,6 +120,14 @@ def command(
             "trials, and libvmaf across each cut) or full (libvmaf over all of OUT).",
         ),
     ] = "composed",
+    trial_subsample: Annotated[
+        int,
+        typer.Option(
+            "--trial-subsample",
+            help="Per-shot runs: score trials on every N-th frame (libvmaf n_subsample); "
+            "each shot's answer is scored again on all frames before it is accepted.",
+        ),
+    ] = 1,
     mode: Mode = "search",
     predictor: Predictor = DEFAULT_PREDICTOR,
     verify: Verify = "all",
@@ -154,7 +162,8 @@ def command(
         pix_fmt=pix_fmt, pool=pool, tolerance=tolerance, search=search_method,
         min_shot=min_shot, max_shot=max_shot, model=model, jobs=jobs, keep_work=keep_work,
         force=force, audio=audio, mode=mode, predictor=predictor, verify=verify,
-        max_interval=max_interval, final_score=final_score, command=("vmaftune", *sys.argv[1:]),
+        max_interval=max_interval, final_score=final_score, trial_subsample=trial_subsample,
+        command=("vmaftune", *sys.argv[1:]),
     )  # fmt: skip
     render = Renderer(as_json=as_json)
     try:

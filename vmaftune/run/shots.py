@@ -27,7 +27,7 @@ from vmaftune.steps.decide import Decision, ShotResult
 from vmaftune.steps.decide.verdict import Verdict
 from vmaftune.steps.probe import MediaInfo, Timeline
 from vmaftune.steps.shots import Shot, ShotOptions, detect
-from vmaftune.steps.trial import Job, Trial, measure
+from vmaftune.steps.trial import Job, Trial, measure, rescore
 from vmaftune.work.journal import Journal
 from vmaftune.work.workdir import WorkDir
 
@@ -88,19 +88,35 @@ def decide_shot(
     known = {round(s, 6): Trial.from_record(d) for s, d in work.journal.probes(shot.index).items()}
     emit(ShotStart(shot))
     measured: list[Trial] = []
-    while (setting := decision.next_setting(measured)) is not None:
-        found = known.get(round(setting, 6))
-        if found is None:
-            emit(TrialStart(shot, setting))
-            found = _measure(ffmpeg, job, shot, setting, work, decision.scores)
-        measured.append(found)
-        emit(TrialDone(shot, found))
-    best, verdict = decision.choose(measured)
-    chosen = next(t for t in measured if t.setting == best)
-    if not (work.path / "segments" / chosen.segment).exists():
-        # Its segment was lost (removed by hand): the one encode the join cannot do without.
-        emit(TrialStart(shot, chosen.setting))
-        chosen = _measure(ffmpeg, job, shot, chosen.setting, work, decision.scores)
+    while True:
+        while (setting := decision.next_setting(measured)) is not None:
+            found = known.get(round(setting, 6))
+            if found is None:
+                emit(TrialStart(shot, setting))
+                found = _measure(ffmpeg, job, shot, setting, work, decision.scores)
+            measured.append(found)
+            emit(TrialDone(shot, found))
+        best, verdict = decision.choose(measured)
+        chosen = next(t for t in measured if t.setting == best)
+        segment = work.path / "segments" / chosen.segment
+        if not segment.exists():
+            # Its segment was lost (removed by hand): the one encode the join cannot do
+            # without.
+            emit(TrialStart(shot, chosen.setting))
+            again = _measure(ffmpeg, job, shot, chosen.setting, work, decision.scores)
+            measured = [again if t is chosen else t for t in measured]
+            chosen = again
+        if chosen.subsample <= job.vmaf.subsample or chosen.pooled is None:
+            break
+        # The answer was scored on every n-th frame: scored on all of them it replaces its
+        # trial, and the decision runs again over that point; it settles once the answer
+        # it chooses was scored on every frame.
+        full = rescore(ffmpeg, job, shot, shot_cut(ffmpeg, job, shot, work.journal), chosen,
+                       segment)  # fmt: skip
+        work.journal.add_probe(shot.index, chosen.setting, full.record())
+        known[round(chosen.setting, 6)] = full
+        measured = [full if t is chosen else t for t in measured]
+        emit(TrialDone(shot, full))
     prediction = getattr(decision, "prediction", None)
     result = ShotResult(shot, chosen, tuple(measured), verdict, prediction)
     work.journal.finish_shot(shot.index, {"setting": chosen.setting, "verdict": verdict})

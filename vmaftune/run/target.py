@@ -71,6 +71,9 @@ class TargetRequest:
     # OUT's whole-file VMAF: "composed" from the trials (libvmaf only across each cut),
     # or "full" (libvmaf over all of OUT); composed falls back to full when it cannot.
     final_score: str = "composed"
+    # Score trials on every n-th frame; each shot's answer is scored on all frames before
+    # it is accepted (and the search goes on when that changes it).
+    trial_subsample: int = 1
     command: tuple[str, ...] = ()  # recorded in the sidecar
 
 
@@ -123,7 +126,10 @@ def _plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
         pix_fmt=pix_fmt,
         vmaf=VmafOptions(model=req.model, threads=threads).checked(),
         threads=threads,
+        trial_subsample=req.trial_subsample,
     )
+    if not 1 <= req.trial_subsample <= 30:
+        raise UsageError(f"--trial-subsample must be 1..30, not {req.trial_subsample}")
     if req.mode not in MODES:
         raise UsageError(f"--mode must be search or predict, not {req.mode!r}")
     if req.final_score not in FINAL_SCORES:

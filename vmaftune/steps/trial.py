@@ -43,6 +43,9 @@ class Job:
     threads: int = 0  # encoder threads per shot; 0: the encoder's choice
     scale: tuple[int, int] | None = None  # a ladder rung's size; None: the source's
     score_at: str = "source"  # ladder: "source" upscales the encode, "rung" scales the source
+    # Trials scored on every n-th frame (libvmaf n_subsample); a shot's answer is then
+    # scored again on every frame before it is accepted (run/shots.py).
+    trial_subsample: int = 1
 
     @property
     def timeline(self) -> Timeline:
@@ -68,6 +71,7 @@ class Job:
             "vmaf": {"model": self.vmaf.model, "subsample": self.vmaf.subsample},
             "scale": self.scale,
             "score_at": self.score_at,
+            **({"trial_subsample": self.trial_subsample} if self.trial_subsample > 1 else {}),
         }
 
 
@@ -88,6 +92,7 @@ class Trial:
     per_frame: tuple[float, ...] = ()
     # What the encoder reported of its own work (encoder_stats); {} for older journals.
     stats: dict[str, float] = field(default_factory=dict)
+    subsample: int = 1  # libvmaf scored every n-th frame: per_frame holds only those
 
     @property
     def scores(self) -> Pooled:
@@ -207,8 +212,9 @@ def measure(
         return unscored, None
     compare_at = job.scale if job.scale and job.score_at == "rung" else None
     started = time.monotonic()
+    options = replace(job.vmaf, subsample=max(job.vmaf.subsample, job.trial_subsample))
     scored = run_score(
-        ffmpeg, plan(job.source, encoded, job.vmaf, window=cut, compare_at=compare_at)
+        ffmpeg, plan(job.source, encoded, options, window=cut, compare_at=compare_at)
     )
     trial = Trial(
         setting=setting,
@@ -220,8 +226,28 @@ def measure(
         score_seconds=round(time.monotonic() - started, 3),
         segment=dest.name,
         stats=stats,
+        subsample=options.subsample,
     )
     return trial, scored
+
+
+def rescore(ffmpeg: FFmpeg, job: Job, shot: Shot, cut: Cut, trial: Trial, segment: Path) -> Trial:
+    """A subsampled trial scored again on every frame (its segment is kept), for the answer
+    that a shot's decision accepts."""
+    compare_at = job.scale if job.scale and job.score_at == "rung" else None
+    started = time.monotonic()
+    scored = run_score(
+        ffmpeg, plan(job.source, probe(segment), job.vmaf, window=cut, compare_at=compare_at)
+    )
+    return replace(
+        trial,
+        pooled=scored.pooled,
+        frames=len(scored.frames),
+        per_frame=tuple(round(f.vmaf, 4) for f in scored.frames),
+        score_seconds=round(trial.score_seconds + time.monotonic() - started, 3),
+        subsample=job.vmaf.subsample,
+        resumed=False,
+    )
 
 
 def threads_per_job(jobs: int) -> int:
