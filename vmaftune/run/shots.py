@@ -111,8 +111,7 @@ def decide_shot(
         # The answer was scored on every n-th frame: scored on all of them it replaces its
         # trial, and the decision runs again over that point; it settles once the answer
         # it chooses was scored on every frame.
-        full = rescore(ffmpeg, job, shot, shot_cut(ffmpeg, job, shot, work.journal), chosen,
-                       segment)  # fmt: skip
+        full = rescore(ffmpeg, job, shot_cut(ffmpeg, job, shot, work.journal), chosen, segment)
         work.journal.add_probe(shot.index, chosen.setting, full.record())
         known[round(chosen.setting, 6)] = full
         measured = [full if t is chosen else t for t in measured]

@@ -210,12 +210,9 @@ def measure(
                          bytes=encoded.video_bytes, encode_seconds=encode_seconds,
                          score_seconds=0.0, segment=dest.name, stats=stats)  # fmt: skip
         return unscored, None
-    compare_at = job.scale if job.scale and job.score_at == "rung" else None
     started = time.monotonic()
     options = replace(job.vmaf, subsample=max(job.vmaf.subsample, job.trial_subsample))
-    scored = run_score(
-        ffmpeg, plan(job.source, encoded, options, window=cut, compare_at=compare_at)
-    )
+    scored = _score(ffmpeg, job, encoded, cut, options)
     trial = Trial(
         setting=setting,
         pooled=scored.pooled,
@@ -231,14 +228,17 @@ def measure(
     return trial, scored
 
 
-def rescore(ffmpeg: FFmpeg, job: Job, shot: Shot, cut: Cut, trial: Trial, segment: Path) -> Trial:
+def _score(ffmpeg: FFmpeg, job: Job, encoded: MediaInfo, cut: Cut, options: VmafOptions) -> Score:
+    """The encode of a shot against the shot's source frames, as the job compares them."""
+    compare_at = job.scale if job.scale and job.score_at == "rung" else None
+    return run_score(ffmpeg, plan(job.source, encoded, options, window=cut, compare_at=compare_at))
+
+
+def rescore(ffmpeg: FFmpeg, job: Job, cut: Cut, trial: Trial, segment: Path) -> Trial:
     """A subsampled trial scored again on every frame (its segment is kept), for the answer
     that a shot's decision accepts."""
-    compare_at = job.scale if job.scale and job.score_at == "rung" else None
     started = time.monotonic()
-    scored = run_score(
-        ffmpeg, plan(job.source, probe(segment), job.vmaf, window=cut, compare_at=compare_at)
-    )
+    scored = _score(ffmpeg, job, probe(segment), cut, job.vmaf)
     return replace(
         trial,
         pooled=scored.pooled,
