@@ -1,9 +1,13 @@
 """Predict-then-verify decisions (vmaftune.steps.decide.predict): GOSPEL after one encode
-inside the band, one RECALIBRATE step along the predicted slope when the measurement is inside the
-interval, FALL_BACK to the seeded search otherwise; replayed from the same points they
-give the same answers. The shot's true curve here is a fixed line; no model is needed."""
+inside the band, RECALIBRATE when the measurement is inside the interval and one
+corrected encode (the search's step from it) settles the shot, FALL_BACK to the seeded
+search otherwise; replayed from the same points they give the same answers. The shot's
+true curve here is a fixed one, straight in distortion log(100.5 - VMAF) like real
+shots' near the targets; no model is needed."""
 
 from __future__ import annotations
+
+import math
 
 from vmaftune import encoders
 from vmaftune.steps.decide import predict, search
@@ -28,8 +32,9 @@ def run(pred: ShotPrediction, truth) -> tuple[list[Point], Point, str]:  # type:
     return points, best, verdict
 
 
-def line(at23: float, slope: float = -1.2):  # type: ignore[no-untyped-def]
-    return lambda s: at23 + slope * (s - 23)
+def line(at23: float, k: float = KNOB.prior_log_slope):  # type: ignore[no-untyped-def]
+    """VMAF at setting s when the distortion rises by k per unit (at23 at CRF 23)."""
+    return lambda s: 100.5 - (100.5 - at23) * math.exp(k * (s - 23))
 
 
 def test_gospel_when_the_first_encode_lands_in_the_band() -> None:
@@ -49,9 +54,9 @@ def test_recalibrate_inside_the_interval_takes_one_corrected_encode() -> None:
 
 
 def test_recalibrate_keeps_the_cheapest_passing_encode() -> None:
-    # Overshoot first, then the correction along a too-shallow predicted slope fails one
-    # grid step higher: the pass and the fail settle the shot, the pass is kept.
-    truth = line(94.0, slope=-3.0)
+    # Just above the band, on a curve steeper than the codec's typical one: the correction
+    # fails one grid step higher; the pass and the fail settle the shot, the pass is kept.
+    truth = line(93.7, k=0.3)
     pred = ShotPrediction(0, 23.0, 93.25, -1.5, 3.0)
     points, best, verdict = run(pred, truth)
     assert verdict == Verdict.RECALIBRATE and len(points) == 2
@@ -59,12 +64,12 @@ def test_recalibrate_keeps_the_cheapest_passing_encode() -> None:
 
 
 def test_a_correction_that_leaves_the_shot_loose_falls_back() -> None:
-    # The correction fails two steps above an overshooting pass: not settled, so the
-    # search goes on from both points rather than keep 2 VMAF of overshoot.
-    truth = line(95.0, slope=-3.0)
+    # The correction fails well above an overshooting pass: not settled, so the search
+    # goes on from both points rather than keep 2 VMAF of overshoot.
+    truth = line(95.0, k=0.3)
     pred = ShotPrediction(0, 23.0, 93.25, -0.8, 3.0)
     points, best, verdict = run(pred, truth)
-    assert verdict == Verdict.FALL_BACK and len(points) >= 3 and points[1].setting == 25.0
+    assert verdict == Verdict.FALL_BACK and len(points) >= 3 and points[1].setting == 25.5
     assert TARGET.vmaf <= best.score <= TARGET.vmaf + TARGET.tolerance or any(
         abs(p.setting - best.setting - KNOB.step) < 1e-9 and p.score < TARGET.vmaf for p in points
     )
@@ -87,9 +92,9 @@ def test_fall_back_when_the_interval_is_too_wide_and_when_the_correction_fails()
     truth = line(95.0)
     wide = ShotPrediction(0, 23.0, 93.25, -1.2, predict.MAX_HALF_WIDTH + 1)
     assert run(wide, truth)[2] == Verdict.FALL_BACK
-    # Inside the interval, but the curve is far flatter than predicted: the corrected
+    # Inside the interval, but the curve is far flatter than typical: the corrected
     # encode fails like the first one, and the search takes over.
-    truth = line(92.0, slope=-0.2)
+    truth = line(92.0, k=0.02)
     pred = ShotPrediction(0, 23.0, 93.25, -5.0, 3.0)
     points, best, verdict = run(pred, truth)
     assert verdict == Verdict.FALL_BACK and best.score >= TARGET.vmaf and len(points) >= 3
@@ -227,7 +232,7 @@ def test_predict_mode_end_to_end(cli, cut_clip, tmp_path) -> None:  # type: igno
 def test_a_shot_outside_the_training_data_searches_from_the_start() -> None:
     # Whatever the prediction says, the search runs as it would alone: same settings,
     # same answer, verdict FALL_BACK.
-    truth = line(95.0, -1.1)
+    truth = line(95.0, k=0.11)
     alone: list[Point] = []
     while (s := search.next_setting(KNOB, alone, TARGET)) is not None:
         alone.append(Point(s, truth(s)))

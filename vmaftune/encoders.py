@@ -34,6 +34,16 @@ class QualityKnob:
     # the ends are never the answer for real targets and would cost probes).
     search_min: float = 0.0
     search_max: float = 0.0
+    # The typical rise of the distortion log(100.5 - VMAF) per unit of the setting near
+    # the targets in use: the search's step from a single measured point. 0: derived from
+    # the search range (about 40 VMAF across it, at VMAF 93).
+    log_slope: float = 0.0
+
+    @property
+    def prior_log_slope(self) -> float:
+        if self.log_slope > 0:
+            return self.log_slope
+        return 40.0 / max(self.search_max - self.search_min, self.step) / 7.5
 
     def grid(self, value: float) -> float:
         """`value` snapped to the search grid (multiples of `step`) inside the search range."""
@@ -152,6 +162,7 @@ def _knob(table: dict[str, Any], where: str) -> QualityKnob:
             extra_args=tuple(table.get("extra_args", ())),
             search_min=float(table.get("search_min", table["min"])),
             search_max=float(table.get("search_max", table["max"])),
+            log_slope=float(table.get("log_slope", 0.0)),
         )
     except KeyError as exc:
         raise InternalError(f"{where}: quality table lacks {exc}") from exc

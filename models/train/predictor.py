@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from vmaftune.zoo import sources as source_table  # noqa: E402
 from vmaftune.zoo.features import FEATURE_NAMES  # noqa: E402
 
 CODECS = ("x264", "x265", "svtav1")
@@ -160,31 +161,85 @@ def measured_at(rows: list[dict], setting: float) -> float:
     return float(np.interp(setting, [p[0] for p in pts], [p[1] for p in pts]))
 
 
+def _first(e: np.ndarray) -> dict[str, float]:
+    # The band is [target, target + 0.5]; the pick aims at its middle, so "within 0.5"
+    # counts |measured - target - 0.25| <= 0.25 + 0.25, as near as a grid allows.
+    return {"shots": len(e),
+            "within_0.5": round(float(np.mean(np.abs(e - 0.25) <= 0.5)), 4),
+            "within_1": round(float(np.mean(np.abs(e) <= 1)), 4),
+            "mean_error": round(float(np.mean(e)), 3),
+            "rmse": round(float(np.sqrt(np.mean(e * e))), 3)}  # fmt: skip
+
+
+def first_encode(errs: list[tuple[str, str, float]]) -> dict[str, dict]:
+    """The first encode's error against the target: all, by codec, by content label."""
+    out = {"all": _first(np.array([e for _, _, e in errs]))}
+    for key in sorted({c for c, _, _ in errs} | {lab for _, lab, _ in errs}):
+        e = np.array([v for c, lab, v in errs if key in (c, lab)])
+        out[key] = _first(e)
+    return out
+
+
+def curves(rows: list[dict], x: np.ndarray, models: dict[str, Predictor]) -> dict:
+    """Out-of-fold predicted curves per shot and codec on a 0.5 grid, beside the measured
+    grid points: what a decision simulator needs (models/train/simulate.py)."""
+    grid = np.arange(10.0, 63.0 + 0.25, 0.5, dtype=np.float32)
+    shots: dict[tuple, list[int]] = {}
+    for i, r in enumerate(rows):
+        shots.setdefault((r["clip_id"], r["shot"], r["codec"]), []).append(i)
+    keys, pred, settings, measured = [], [], [], []
+    for key, idx in shots.items():
+        xs = np.repeat(x[idx[0]][None], len(grid), axis=0)
+        xs[:, -1] = grid
+        keys.append("|".join(map(str, key)) + "|" + rows[idx[0]]["source_id"]
+                    + "|" + rows[idx[0]]["label"])  # fmt: skip
+        pred.append(predict(models[rows[idx[0]]["source_id"]], xs))
+        pts = sorted((rows[i]["setting"], rows[i]["vmaf_mean"]) for i in idx)
+        settings.append([p[0] for p in pts])
+        measured.append([p[1] for p in pts])
+    width = max(len(s) for s in settings)
+    pad = lambda v: [list(a) + [np.nan] * (width - len(a)) for a in v]  # noqa: E731
+    return {"keys": np.array(keys), "grid": grid, "predicted": np.array(pred),
+            "settings": np.array(pad(settings)), "measured": np.array(pad(measured))}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--epochs", type=int, default=400)
     ap.add_argument("--exclude", default="", help="source ids left out entirely (benchmarks)")
+    ap.add_argument("--folds", type=int, default=0,
+                    help="hold sources out in this many groups (0: one source per fold)")
+    ap.add_argument("--oof", type=Path, help="write the out-of-fold curves here (.npz)")
     args = ap.parse_args()
     t0 = time.time()
     excluded = set(filter(None, args.exclude.split(",")))
-    rows = [r for r in pq.read_table(args.corpus).to_pylist()
+    # Rows from before sources.toml carry no label: the table is the one place it lives.
+    labels = {s.id: s.label for s in source_table.load()}
+    rows = [{**r, "label": labels.get(r["source_id"], r.get("label") or "")}
+            for r in pq.read_table(args.corpus).to_pylist()
             if r["codec"] in CODECS and r["source_id"] not in excluded]  # fmt: skip
     x, y = matrix(rows)
     sources = sorted({r["source_id"] for r in rows})
+    groups = len(sources) if args.folds <= 0 else args.folds
+    # Sources dealt round-robin in a fixed shuffled order: each fold mixes content labels.
+    order = np.random.default_rng(SEED).permutation(len(sources))
+    fold_of = {sources[j]: i % groups for i, j in enumerate(order)}
     oof = np.zeros(len(rows), dtype=np.float32)
     models = {}
-    for held in sources:
-        train = np.array([r["source_id"] != held for r in rows])
-        models[held] = fit(x[train], y[train], SEED, args.epochs)
-        oof[~train] = predict(models[held], x[~train])
-        print(f"{held}: {stats(oof[~train], y[~train])}", flush=True)
+    for fold in range(groups):
+        held = np.array([fold_of[r["source_id"]] == fold for r in rows])
+        model = fit(x[~held], y[~held], SEED, args.epochs)
+        for s in {r["source_id"] for r, h in zip(rows, held, strict=True) if h}:
+            models[s] = model
+        oof[held] = predict(model, x[held])
+        print(f"fold {fold + 1}/{groups}: {stats(oof[held], y[held])}", flush=True)
     near = (oof >= NEAR) | (y >= NEAR)
     table: dict[str, dict] = {}
     for held in sources:
         mine = np.array([r["source_id"] == held for r in rows])
-        table[held] = {"all": stats(oof[mine], y[mine]),
+        table[held] = {"label": labels.get(held, ""), "all": stats(oof[mine], y[mine]),
                        "near": stats(oof[mine & near], y[mine & near])}  # fmt: skip
         for codec in CODECS:
             sel = mine & np.array([r["codec"] == codec for r in rows])
@@ -196,24 +251,22 @@ def main() -> None:
     shots: dict[tuple, list[dict]] = {}
     for r in rows:
         shots.setdefault((r["clip_id"], r["shot"], r["codec"]), []).append(r)
-    first = {}
+    first: dict[str, dict] = {}
     at_choice: list[tuple[str, float]] = []  # (source_id, measured - predicted)
+    index = {id(r): i for i, r in enumerate(rows)}
     for target in TARGETS:
-        errs = []
+        errs: list[tuple[str, str, float]] = []  # (codec, label, measured - target)
         for (_, _, codec), mine in shots.items():
-            feats = x[rows.index(mine[0])].copy()
+            feats = x[index[id(mine[0])]].copy()
             model = models[mine[0]["source_id"]]
             s, predicted = chosen_setting(model, feats, codec, target)
             lo, hi = min(r["setting"] for r in mine), max(r["setting"] for r in mine)
             if lo <= s <= hi:
                 measured = measured_at(mine, s)
-                errs.append(measured - target)
+                errs.append((codec, mine[0]["label"], measured - target))
                 at_choice.append((mine[0]["source_id"], measured - predicted))
-        e = np.array(errs)
-        first[str(target)] = {"shots": len(e), "within_1": round(float(np.mean(np.abs(e) <= 1)), 4),
-                              "mean_error": round(float(np.mean(e)), 3),
-                              "rmse": round(float(np.sqrt(np.mean(e * e))), 3)}  # fmt: skip
-        print(f"target {target}: {first[str(target)]}", flush=True)
+        first[str(target)] = first_encode(errs)
+        print(f"target {target}: {first[str(target)]['all']}", flush=True)
     choice_src = np.array([a for a, _ in at_choice])
     choice_res = np.array([b for _, b in at_choice])
     for held in sources:
@@ -222,6 +275,8 @@ def main() -> None:
             q = conformal_q(choice_res[~mine])
             table[held]["interval_half_width"] = round(q, 3)
             table[held]["coverage"] = round(float(np.mean(np.abs(choice_res[mine]) <= q)), 4)
+    if args.oof:
+        np.savez_compressed(args.oof, **curves(rows, x, models))
     final = fit(x, y, SEED, args.epochs)
     q_all = conformal_q(choice_res)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -256,6 +311,7 @@ def main() -> None:
         "rows": len(rows),
         "sources": sources,
         "excluded": sorted(excluded),
+        "folds": "one source per fold" if groups == len(sources) else f"{groups} source groups",
         "epochs": args.epochs,
         "seconds": round(time.time() - t0, 1),
         "parameters": sum(p.numel() for p in final.parameters()),

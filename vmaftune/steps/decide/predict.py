@@ -10,13 +10,16 @@ resumed run replays them like the search's):
 - encode at the predicted setting (the curve crossing the middle of the accepted band);
 - GOSPEL: the measured score is within [target, target + tolerance]: accept it;
 - RECALIBRATE: outside that band, but the measured mean VMAF is within the predicted
-  interval: one corrected encode, from the measured point along the curve's slope; the
-  cheapest passing encode is kept when the two encodes settle the shot by the search's
-  own stopping rule (a pass within the band, or a pass one grid step below a fail), so a
-  RECALIBRATE answer is as tight as a search answer;
+  interval, and one corrected encode settles the shot by the search's own stopping rule
+  (a pass within the band, or a pass one grid step below a fail), so a RECALIBRATE
+  answer is as tight as a search answer;
 - FALL_BACK: the interval is too wide, the measurement falls outside it, or the corrected
-  encode does not settle the shot: the search (vmaftune.steps.decide.search) takes over with the
-  points measured;
+  encode does not settle the shot.
+Every encode after the first is the search's next step (vmaftune.steps.decide.search) from
+the points measured: the correction is the search's step from one point, along the
+codec's typical distortion slope (replayed on the corpus, that landed as well as the
+predicted curve's own slope: docs/benchmarks.md), so a prediction only ever moves where
+the search starts, and a shot costs at most what the search costs from that point;
 - FALL_BACK from the start: the shot's features lie outside what the predictor was trained
   on (`outside` says which): no encode is spent on a prediction nothing supports, and the
   search runs as it would alone, so such a shot costs what the search costs.
@@ -68,8 +71,9 @@ class ShotPrediction:
 
 def _phase(pred: ShotPrediction, points: Sequence[Point], means: Sequence[float],
            target: Target, knob: QualityKnob) -> Verdict | str:  # fmt: skip
-    """Where a shot stands after its measured points: GOSPEL or RECALIBRATE (done), or
-    "recalibrating", "predicting" or FALL_BACK (more to measure)."""
+    """Where a shot stands after its measured points: GOSPEL or RECALIBRATE (done),
+    "predicting", "measuring" (more to measure, the prediction still on trial) or
+    FALL_BACK (the search's)."""
     if pred.outside:
         return Verdict.FALL_BACK
     if not points:
@@ -80,21 +84,11 @@ def _phase(pred: ShotPrediction, points: Sequence[Point], means: Sequence[float]
     if pred.too_wide or abs(means[0] - pred.vmaf) > pred.half_width:
         return Verdict.FALL_BACK
     if len(points) == 1:
-        return "recalibrating"
+        return "measuring"
     two = points[:2]
     if any(p.score >= target.vmaf for p in two) and search.finished(knob, two, target):
         return Verdict.RECALIBRATE
     return Verdict.FALL_BACK
-
-
-def corrected(pred: ShotPrediction, first: Point, knob: QualityKnob, target: Target) -> float:
-    """The recalibrated setting: from the measured point along the predicted slope to the
-    middle of the band, on the grid, one step away at least."""
-    aim = target.vmaf + target.tolerance / 2
-    value = knob.grid(first.setting + (aim - first.score) / pred.slope)
-    if abs(value - first.setting) < knob.step / 2:
-        value = knob.grid(first.setting + (knob.step if first.score > aim else -knob.step))
-    return value
 
 
 def next_setting(pred: ShotPrediction, knob: QualityKnob, points: Sequence[Point],
@@ -104,14 +98,9 @@ def next_setting(pred: ShotPrediction, knob: QualityKnob, points: Sequence[Point
     phase = _phase(pred, points, means, target, knob)
     if phase == "predicting":
         return pred.setting
-    if phase == "recalibrating":
-        value = corrected(pred, points[0], knob, target)
-        if abs(value - points[0].setting) > 1e-9:
-            return value
-        phase = Verdict.FALL_BACK  # the grid's end: nothing to correct towards
-    if phase == Verdict.FALL_BACK:
-        return search.next_setting(knob, points, target)
-    return None
+    if phase in (Verdict.GOSPEL, Verdict.RECALIBRATE):
+        return None
+    return search.next_setting(knob, points, target)
 
 
 def choose(pred: ShotPrediction, points: Sequence[Point], means: Sequence[float],

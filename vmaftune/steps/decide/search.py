@@ -8,6 +8,7 @@ setting rises. The answer is the highest setting whose pooled VMAF is at least t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from vmaftune.steps.score import POOL_ALIASES, POOLS
 
 METHODS = ("interpolate", "bisect")
 MAX_PROBES = 10
+CEILING = 100.5  # a little above VMAF's ceiling, so the log stays finite at 100
 _EPS = 1e-9
 
 
@@ -94,7 +96,7 @@ def next_setting(knob: QualityKnob, points: Sequence[Point], target: Target) -> 
     hi = fail.setting if fail else knob.search_max
     tried = {round(p.setting, 6) for p in points}
     candidates = []
-    if target.method == "interpolate":
+    if target.method == "interpolate" and not _stalled(points, target):
         guess = _interpolate(knob, points, best, fail, target)
         candidates.append(guess)
     candidates.append((lo + hi) / 2)
@@ -103,6 +105,16 @@ def next_setting(knob: QualityKnob, points: Sequence[Point], target: Target) -> 
         if value is not None and round(value, 6) not in tried:
             return value
     return None
+
+
+def _stalled(points: Sequence[Point], target: Target) -> bool:
+    """The last two trials fell on the same side of the target, both inside a bracket (a
+    pass and a fail) already measured: on a curve that bends away from its secants,
+    interpolation creeps one step at a time from one end; a bisection step breaks that."""
+    if len(points) < 4 or _passes(points[-1], target) != _passes(points[-2], target):
+        return False
+    best, fail = _bracket(points[:-2], target)
+    return best is not None and fail is not None
 
 
 def _inside(
@@ -118,6 +130,14 @@ def _inside(
     return float(min(max(snapped, low), high))
 
 
+def distortion(vmaf: float) -> float:
+    """log(100.5 - VMAF): close to a straight line in CRF/CQ over the range targets use,
+    where VMAF itself bends towards 100 (models/train/simulate.py replays the corpus's
+    shots: secants in this space took 2.8-3.0 trials per shot where straight VMAF lines
+    took 3.4-3.8, docs/benchmarks.md)."""
+    return math.log(max(CEILING - vmaf, 1e-3))
+
+
 def _interpolate(
     knob: QualityKnob,
     points: Sequence[Point],
@@ -125,28 +145,26 @@ def _interpolate(
     fail: Point | None,
     target: Target,
 ) -> float:
-    """Where the VMAF-versus-setting line crosses the middle of the accepted band: between
-    the nearest pass and fail when both exist, else along the line through the two points
-    nearest the target, else along a typical slope."""
-    aim = target.vmaf + target.tolerance / 2
+    """Where the distortion line crosses the middle of the accepted band: between the
+    nearest pass and fail when both exist, else along the line through the two points
+    nearest the target, else along the knob's typical slope."""
+    mid = target.vmaf + target.tolerance / 2
+    aim = distortion(mid)
     if best is not None and fail is not None:
         a, b = best, fail
     else:
-        near = sorted(points, key=lambda p: abs(p.score - aim))[:2]
+        near = sorted(points, key=lambda p: abs(p.score - mid))[:2]
         if len(near) == 2 and abs(near[0].setting - near[1].setting) > _EPS:
             a, b = near
         else:
-            # About 40 VMAF across the search range (x264 CRF 10..46 at 720p measured
-            # roughly 99 to 60 on our clips); steeper guesses overshoot less.
-            slope = -40.0 / max(knob.search_max - knob.search_min, knob.step)
             p = near[0]
-            return p.setting + (aim - p.score) / slope
-    slope = (b.score - a.score) / (b.setting - a.setting)
-    if slope >= 0:  # noise made the curve rise: no usable line, bisect instead
+            return p.setting + (aim - distortion(p.score)) / knob.prior_log_slope
+    slope = (distortion(b.score) - distortion(a.score)) / (b.setting - a.setting)
+    if slope <= 0:  # noise made the curve rise: no usable line, bisect instead
         lo = best.setting if best else knob.search_min
         hi = fail.setting if fail else knob.search_max
         return (lo + hi) / 2
-    return a.setting + (aim - a.score) / slope
+    return a.setting + (aim - distortion(a.score)) / slope
 
 
 def choose(points: Sequence[Point], target: Target, knob: QualityKnob) -> tuple[Point, Verdict]:
