@@ -13,7 +13,7 @@ over the target, bytes against the search's, and wall time against `single`'s; a
 predict's verdicts.
 
 Run: make bench  (or .venv/bin/python bench/predict_vs_search.py [--codecs x264,x265,svtav1]
-     [--targets 90,93,95] [--folds bikes+vtest,megamind+tree])
+     [--targets 90,93,95] [--folds bikes+vtest,megamind+tree] [--modes search,predict/4])
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def train(fold: tuple[str, ...], work: Path) -> tuple[Path, float]:
     folder = work / "models"
     started = time.monotonic()
     subprocess.run([sys.executable, str(ROOT / "models/train/predictor.py"), "--corpus",
-                    str(CORPUS), "--out", str(folder), "--exclude", ",".join(fold)],
+                    str(CORPUS), "--out", str(folder), "--exclude", ",".join(fold),
+                    "--folds", "4", "--epochs", "150"],
                    check=True, capture_output=True)  # fmt: skip
     subprocess.run([sys.executable, str(ROOT / "models/train/register.py"),
                     str(folder / "vmaf_predictor.onnx"), "--id", "vmaf_predictor",
@@ -59,7 +60,9 @@ def train(fold: tuple[str, ...], work: Path) -> tuple[Path, float]:
 
 def encode(src: Path, codec: str, mode: str, target: float, out: Path, models: Path,
            max_interval: float | None) -> dict:  # fmt: skip
-    """One run, in this process, through the public API: a per-shot mode, or `single`."""
+    """One run, in this process, through the public API: a per-shot mode (`search`,
+    `predict`, either with `/N`: trials scored on every N-th frame), or `single`."""
+    mode, _, sub = mode.partition("/")
     os.environ["VMAFTUNE_MODELS"] = str(models)  # the fold's registry
     started = time.monotonic()
     try:
@@ -67,7 +70,9 @@ def encode(src: Path, codec: str, mode: str, target: float, out: Path, models: P
             once = vmaftune.encode_once(vmaftune.OnceRequest(src, out, codec, force=True)).wait()
             return {"shots": 0, "encodes": 1, "wall": time.monotonic() - started,
                     "bytes": once.output.video_bytes, "verdicts": [], "per_shot": []}  # fmt: skip
-        options = {"max_interval": max_interval} if mode == "predict" and max_interval else {}
+        options: dict = {"max_interval": max_interval} if mode == "predict" and max_interval else {}
+        if sub:
+            options["trial_subsample"] = int(sub)
         request = vmaftune.TargetRequest(src, out, codec, target, mode=mode, force=True,
                                          **options)  # fmt: skip
         result = vmaftune.encode_target(request).wait()
@@ -93,6 +98,11 @@ def main() -> None:
     ap.add_argument("--codecs", default="x264,x265,svtav1")
     ap.add_argument("--targets", default="90,93,95")
     ap.add_argument("--folds", default=FOLDS, help="a+b,c+d: sources held out together")
+    ap.add_argument(
+        "--modes",
+        default="search,predict",
+        help="per-shot modes; MODE/N scores trials on every N-th frame",
+    )
     ap.add_argument("--max-interval", type=float, default=None,
                     help="passed to --mode predict (default: vmaftune's)")  # fmt: skip
     args = ap.parse_args()
@@ -118,13 +128,14 @@ def main() -> None:
                                 models, None)  # fmt: skip
                 for target in targets:
                     runs = {}
-                    for mode in ("search", "predict"):
-                        dest = fold_work / f"{source}.{codec}.{target:g}.{mode}.mkv"
+                    for mode in args.modes.split(","):
+                        name = mode.replace("/", "-")
+                        dest = fold_work / f"{source}.{codec}.{target:g}.{name}.mkv"
                         runs[mode] = encode(src, codec, mode, target, dest, models,
                                             args.max_interval)  # fmt: skip
                     for mode, r in runs.items():
                         r["single_wall"] = single["wall"]
-                        r["search_bytes"] = runs["search"]["bytes"]
+                        r["search_bytes"] = runs.get("search", r)["bytes"]
                         r["target"] = target
                         totals.setdefault((codec, target, mode), []).append(r)
                         print(_row(codec, target, source, mode, r), flush=True)

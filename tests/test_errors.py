@@ -92,6 +92,18 @@ def test_bad_option_values_are_usage_errors(carphone):
     one_line_error(cli_subprocess("encode", carphone[0], "-c", "x264"), 2, "--output")
 
 
+def test_bad_per_shot_scoring_options_are_usage_errors(carphone, tmp_path):
+    out = tmp_path / "o.mkv"
+    base = ("encode", carphone[0], "-o", out, "-c", "x264", "-t", "90")
+    one_line_error(cli_subprocess(*base, "--final-score", "quick"), 2,
+                   "--final-score must be composed or full")  # fmt: skip
+    for bad in ("0", "31"):
+        one_line_error(cli_subprocess(*base, "--trial-subsample", bad), 2,
+                       f"--trial-subsample must be 1..30, not {bad}")  # fmt: skip
+    one_line_error(cli_subprocess(*base, "--trial-subsample", "two"), 2, "--trial-subsample")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unwritable_output_folder(carphone, tmp_path):
     one_line_error(
         cli_subprocess("encode", carphone[0], "-o", tmp_path / "nope" / "o.mp4", "-c", "x264"),
