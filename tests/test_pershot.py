@@ -73,6 +73,11 @@ def test_sidecars_events_and_cleanup(encoded):
     assert len(rows) == len(doc["shots"]) + 1
     assert doc["encoder"]["version"].startswith("x264 - core")
     assert doc["command"][:2] == ["vmaftune", "encode"]
+    # Where the run's time went, part by part, in the order they ran.
+    parts = doc["totals"]["seconds_by_part"]
+    assert list(parts) == ["plan", "shots", "features", "trials", "join", "final_score"]
+    assert all(v >= 0 for v in parts.values())
+    assert parts["trials"] > 0 and sum(parts.values()) <= doc["totals"]["seconds"] + 0.01
     types = [e["type"] for e in result.ndjson()]
     assert {"shot-start", "probe-done", "shot-done", "done"} <= set(types)
     assert types[-1] == "done"

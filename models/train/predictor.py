@@ -139,26 +139,60 @@ def conformal_q(residuals: np.ndarray, coverage: float = COVERAGE) -> float:
 
 
 def chosen_setting(
-    model: Predictor, features: np.ndarray, codec: str, target: float
+    model: Predictor, features: np.ndarray, codec: str, target: float, offset: float = 0.0
 ) -> tuple[float, float]:
     """As `encode --mode predict` picks it: the highest setting of the search grid whose
-    predicted VMAF reaches the middle of the accepted band (target + 0.25), and that
-    predicted VMAF."""
+    calibrated VMAF (predicted + the codec's offset at the target) reaches the middle of
+    the accepted band (target + 0.25), and that calibrated VMAF."""
     lo, hi, step = (10.0, 60.0, 1.0) if codec == "svtav1" else (10.0, 46.0, 0.5)
     grid = np.arange(lo, hi + step / 2, step)
     target = target + 0.25
     x = np.repeat(features[None], len(grid), axis=0)
     x[:, -1] = grid
-    curve = predict(model, x)
+    curve = predict(model, x) + offset
     ok = np.nonzero(curve >= target)[0]
     i = int(ok.max()) if len(ok) else 0
     return float(grid[i]), float(curve[i])
 
 
 def measured_at(rows: list[dict], setting: float) -> float:
-    """A shot's measured VMAF at any setting, linear between its grid encodes."""
+    """A shot's measured VMAF at any setting, between its grid encodes linear in the
+    distortion log(100.5 - VMAF) (as models/train/simulate.py reads it)."""
     pts = sorted((r["setting"], r["vmaf_mean"]) for r in rows)
-    return float(np.interp(setting, [p[0] for p in pts], [p[1] for p in pts]))
+    d = np.log(np.maximum(100.5 - np.array([p[1] for p in pts]), 1e-3))
+    return float(100.5 - np.exp(np.interp(setting, [p[0] for p in pts], d)))
+
+
+def choices(shots: dict[tuple, list[dict]], x: np.ndarray, index: dict[int, int],
+            models: dict[str, Predictor], offsets: dict[str, dict[tuple[str, float], float]],
+            ) -> list[tuple[str, str, str, float, float, float]]:  # fmt: skip
+    """Per shot, codec and target, with the fold's model and the offsets measured without
+    the shot's source: (source, codec, label, target, measured - target, measured -
+    calibrated prediction) at the setting `--mode predict` would encode first."""
+    out = []
+    for target in TARGETS:
+        for (_, _, codec), mine in shots.items():
+            src = mine[0]["source_id"]
+            off = offsets.get(src, {}).get((codec, target), 0.0)
+            s, predicted = chosen_setting(models[src], x[index[id(mine[0])]].copy(), codec,
+                                          target, off)  # fmt: skip
+            lo, hi = min(r["setting"] for r in mine), max(r["setting"] for r in mine)
+            if lo <= s <= hi:
+                measured = measured_at(mine, s)
+                out.append((src, codec, mine[0]["label"], target, measured - target,
+                            measured - predicted))  # fmt: skip
+    return out
+
+
+def median_offsets(picks: list[tuple], exclude: str = "") -> dict[tuple[str, float], float]:
+    """The median residual (measured - predicted) at the chosen setting per codec and
+    target, without one source: the curve's bias where it is used. The median, as one
+    odd source (a binary-texture automaton) would move a mean by itself."""
+    by: dict[tuple[str, float], list[float]] = {}
+    for src, codec, _, target, _, res in picks:
+        if src != exclude:
+            by.setdefault((codec, target), []).append(res)
+    return {k: float(np.median(v)) for k, v in by.items()}
 
 
 def _first(e: np.ndarray) -> dict[str, float]:
@@ -180,27 +214,31 @@ def first_encode(errs: list[tuple[str, str, float]]) -> dict[str, dict]:
     return out
 
 
-def curves(rows: list[dict], x: np.ndarray, models: dict[str, Predictor]) -> dict:
+def curves(rows: list[dict], x: np.ndarray, models: dict[str, Predictor],
+           offsets: dict[str, dict[tuple[str, float], float]]) -> dict:
     """Out-of-fold predicted curves per shot and codec on a 0.5 grid, beside the measured
     grid points: what a decision simulator needs (models/train/simulate.py)."""
     grid = np.arange(10.0, 63.0 + 0.25, 0.5, dtype=np.float32)
     shots: dict[tuple, list[int]] = {}
     for i, r in enumerate(rows):
         shots.setdefault((r["clip_id"], r["shot"], r["codec"]), []).append(i)
-    keys, pred, settings, measured = [], [], [], []
+    keys, pred, settings, measured, offs = [], [], [], [], []
     for key, idx in shots.items():
         xs = np.repeat(x[idx[0]][None], len(grid), axis=0)
         xs[:, -1] = grid
         keys.append("|".join(map(str, key)) + "|" + rows[idx[0]]["source_id"]
                     + "|" + rows[idx[0]]["label"])  # fmt: skip
         pred.append(predict(models[rows[idx[0]]["source_id"]], xs))
+        src = rows[idx[0]]["source_id"]
+        offs.append([offsets.get(src, {}).get((key[2], t), 0.0) for t in TARGETS])
         pts = sorted((rows[i]["setting"], rows[i]["vmaf_mean"]) for i in idx)
         settings.append([p[0] for p in pts])
         measured.append([p[1] for p in pts])
     width = max(len(s) for s in settings)
     pad = lambda v: [list(a) + [np.nan] * (width - len(a)) for a in v]  # noqa: E731
     return {"keys": np.array(keys), "grid": grid, "predicted": np.array(pred),
-            "settings": np.array(pad(settings)), "measured": np.array(pad(measured))}  # fmt: skip
+            "settings": np.array(pad(settings)), "measured": np.array(pad(measured)),
+            "targets": np.array(TARGETS), "offsets": np.array(offs)}  # fmt: skip
 
 
 def main() -> None:
@@ -251,24 +289,22 @@ def main() -> None:
     shots: dict[tuple, list[dict]] = {}
     for r in rows:
         shots.setdefault((r["clip_id"], r["shot"], r["codec"]), []).append(r)
-    first: dict[str, dict] = {}
-    at_choice: list[tuple[str, float]] = []  # (source_id, measured - predicted)
     index = {id(r): i for i, r in enumerate(rows)}
+    # Pass 1 finds each codec's bias at the chosen setting per target; pass 2 aims with
+    # the offsets measured on the other sources, as the shipped model aims with all.
+    raw = choices(shots, x, index, models, {})
+    held_out = {src: median_offsets(raw, exclude=src) for src in sources}
+    picks = choices(shots, x, index, models, held_out)
+    offsets = median_offsets(raw)
+    first: dict[str, dict] = {}
     for target in TARGETS:
-        errs: list[tuple[str, str, float]] = []  # (codec, label, measured - target)
-        for (_, _, codec), mine in shots.items():
-            feats = x[index[id(mine[0])]].copy()
-            model = models[mine[0]["source_id"]]
-            s, predicted = chosen_setting(model, feats, codec, target)
-            lo, hi = min(r["setting"] for r in mine), max(r["setting"] for r in mine)
-            if lo <= s <= hi:
-                measured = measured_at(mine, s)
-                errs.append((codec, mine[0]["label"], measured - target))
-                at_choice.append((mine[0]["source_id"], measured - predicted))
-        first[str(target)] = first_encode(errs)
+        first[str(target)] = first_encode([(c, lab, e) for _, c, lab, t, e, _ in picks
+                                           if t == target])  # fmt: skip
         print(f"target {target}: {first[str(target)]['all']}", flush=True)
-    choice_src = np.array([a for a, _ in at_choice])
-    choice_res = np.array([b for _, b in at_choice])
+    before = {str(t): first_encode([(c, lab, e) for _, c, lab, tt, e, _ in raw if tt == t])["all"]
+              for t in TARGETS}  # fmt: skip
+    choice_src = np.array([p[0] for p in picks])
+    choice_res = np.array([p[5] for p in picks])
     for held in sources:
         mine = choice_src == held
         if mine.any():
@@ -276,7 +312,7 @@ def main() -> None:
             table[held]["interval_half_width"] = round(q, 3)
             table[held]["coverage"] = round(float(np.mean(np.abs(choice_res[mine]) <= q)), 4)
     if args.oof:
-        np.savez_compressed(args.oof, **curves(rows, x, models))
+        np.savez_compressed(args.oof, **curves(rows, x, models, held_out))
     final = fit(x, y, SEED, args.epochs)
     q_all = conformal_q(choice_res)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -302,6 +338,11 @@ def main() -> None:
             ),
         },  # fmt: skip
         "first_encode": first,
+        "first_encode_without_offsets": before,
+        # Added to the curve before it is read (vmaftune.zoo.predictor): its median bias
+        # at the chosen setting, per codec and target, out of fold.
+        "aim_offset": {c: {f"{t:g}": round(offsets.get((c, t), 0.0), 3) for t in TARGETS}
+                       for c in CODECS},  # fmt: skip
         # What the model has seen: `encode --mode predict` searches from the start, and
         # says why, for a shot whose features fall outside these.
         "feature_ranges": {

@@ -112,12 +112,16 @@ def main() -> None:
     for target_v in map(float, args.targets.split(",")):
         target = Target(target_v)
         by: dict[str, dict[str, list]] = {}
-        for key, curve, s, m in zip(z["keys"], z["predicted"], z["settings"], z["measured"],
-                                    strict=True):  # fmt: skip
+        offsets = z["offsets"] if "offsets" in z else np.zeros((len(z["keys"]), 1))
+        targets = z["targets"] if "targets" in z else np.array([target_v])
+        for key, curve, s, m, off in zip(z["keys"], z["predicted"], z["settings"], z["measured"],
+                                         offsets, strict=True):  # fmt: skip
             codec = str(key).split("|")[2]
             knob = encoders.get(codec).quality
             at = truth(s, m)
-            pred = prediction(grid, curve, knob, target, args.half_width)
+            # The aim offset measured without the shot's source, as the model ships it.
+            calibrated = curve + float(np.interp(target_v, targets, off))
+            pred = prediction(grid, calibrated, knob, target, args.half_width)
             for mode, r in (("search", run_search(knob, target, at)),
                             ("predict", run_predict(pred, knob, target, at))):  # fmt: skip
                 by.setdefault(codec, {}).setdefault(mode, []).append(r)

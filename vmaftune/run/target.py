@@ -194,16 +194,22 @@ def _decided(
 ) -> TargetResult:  # fmt: skip
     if work.journal.resumed:
         emit(Resuming(work.path))
+    lap = _Laps(started)
+    lap("plan")
     shots, frames = shots_and_frames(ffmpeg, p.job.source, demuxed, p.shots, [work])
     job = p.job.with_frames(frames)
+    lap("shots")
     predictions = _predictions(ffmpeg, p.curve, job, p.target, shots, work, req.max_interval)
+    lap("features")
     emit(ShotsFound(tuple(shots), frames.count, p.jobs, work.journal.resumed))
     results, verify = _decide(ffmpeg, replace(p, job=job), shots, work, predictions, req, emit)
+    lap("trials")
     joined = work.path / f"joined{req.output.suffix}"
     segments = [work.path / "segments" / r.chosen.segment for r in results]
     audio = req.audio and job.source.has_audio
     pairs = [(r.shot, s) for r, s in zip(results, segments, strict=True)]
     join.join(pairs, frames.timeline, req.input, joined, audio=audio)
+    lap("join")
     composed = None
     if req.final_score == "composed":
         composed = composed_whole(ffmpeg, job, results, segments, work.path)
@@ -221,13 +227,28 @@ def _decided(
         encoded, whole = probe(joined), composed
         for note in whole.notes:
             emit(Note(note, kind="score"))
+    lap("final_score")
     facts = _facts(req, p, job, replace(encoded, path=req.output), whole, work, verify, started,
-                   ffmpeg)  # fmt: skip
+                   ffmpeg, lap.seconds)  # fmt: skip
     doc = sidecar.document(facts, results)
     paths = _publish(req, doc, results, joined, work)
     for warning in unreachable(results, p.target.vmaf, p.target.pool, job.encoder.name):
         emit(warning)
     return TargetResult(req.output, paths, tuple(results), whole, doc)
+
+
+class _Laps:
+    """Wall time of each part of a run (this run's, not a resumed one's before it): where
+    the time beside the trials goes (issue 18, item 7)."""
+
+    def __init__(self, started: float) -> None:
+        self.last = started
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, part: str) -> None:
+        now = time.monotonic()
+        self.seconds[part] = round(now - self.last, 3)
+        self.last = now
 
 
 def _predictions(
@@ -300,7 +321,7 @@ def _score_whole(
 
 def _facts(
     req: TargetRequest, p: _Plan, job: Job, output: MediaInfo, whole: Score, work: WorkDir,
-    verify: dict[str, Any] | None, started: float, ffmpeg: FFmpeg,
+    verify: dict[str, Any] | None, started: float, ffmpeg: FFmpeg, parts: dict[str, float],
 ) -> sidecar.RunFacts:  # fmt: skip
     curve = p.curve
     predictor = None
@@ -320,6 +341,7 @@ def _facts(
         target=p.target,
         model=req.model,
         seconds=time.monotonic() - started,
+        parts=parts,
         mode=req.mode,
         predictor=predictor,
         verify=verify,

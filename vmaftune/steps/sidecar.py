@@ -39,6 +39,7 @@ class RunFacts:
     mode: str = "search"
     predictor: dict[str, Any] | None = None  # --mode predict: id, sha256, half_width
     verify: dict[str, Any] | None = None  # --verify sample:K: mode, sampled, trusted
+    parts: dict[str, float] | None = None  # wall seconds per part of the run, in order
 
 
 def _vmaf(p: Pooled | None) -> dict[str, float] | None:
@@ -146,7 +147,11 @@ def document(facts: RunFacts, results: list[ShotResult]) -> dict[str, Any]:
             **({"predictor": facts.predictor} if facts.predictor else {}),
             **({"verify": facts.verify} if facts.verify else {}),
         },
-        "totals": {"shots": len(results), **totals(results, facts.seconds)},
+        "totals": {
+            "shots": len(results),
+            **totals(results, facts.seconds),
+            **({"seconds_by_part": facts.parts} if facts.parts else {}),
+        },
         "shots": [shot_record(r) for r in results],
     }
 

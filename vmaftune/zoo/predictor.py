@@ -37,6 +37,13 @@ class CurveModel:
         # Older rows hold no ranges: every shot counts as inside.
         ranges = loaded.entry.metrics.get("feature_ranges", {})
         self.ranges = {str(k): (float(v[0]), float(v[1])) for k, v in ranges.items()}
+        # The curve's median bias at the setting it picks, per codec and target (older
+        # rows hold none: no offset).
+        offsets = loaded.entry.metrics.get("aim_offset", {})
+        self.offsets = {
+            str(c): sorted((float(t), float(o)) for t, o in by_target.items())
+            for c, by_target in offsets.items()
+        }
         self.session = loaded.session()
         (spec,) = self.session.get_inputs()
         self.input = spec.name
@@ -69,7 +76,7 @@ class CurveModel:
         grid = np.arange(knob.search_min, knob.search_max + knob.step / 2, knob.step)
         base = [*feats.values, *(float(codec == c) for c in CODECS)]
         rows = np.array([[*base, s] for s in grid])
-        curve = self.vmaf(rows)
+        curve = self.vmaf(rows) + self.offset(codec, target.vmaf)
         # The curve falls as the setting rises: the highest setting at or above the aim.
         aim = target.vmaf + target.tolerance / 2
         ok = np.nonzero(curve >= aim)[0]
@@ -78,6 +85,14 @@ class CurveModel:
         slope = (curve[hi] - curve[lo]) / (grid[hi] - grid[lo]) if hi > lo else -1.0
         return ShotPrediction(feats.shot, float(grid[i]), float(curve[i]), float(min(slope, -1e-3)),
                               self.half_width, max_half_width, self.outside(feats))  # fmt: skip
+
+    def offset(self, codec: str, target: float) -> float:
+        """The calibration offset at `target`: linear between the targets it was measured
+        at, the nearest one's beyond them."""
+        points = self.offsets.get(codec, [])
+        if not points:
+            return 0.0
+        return float(np.interp(target, [t for t, _ in points], [o for _, o in points]))
 
     def outside(self, feats: ShotFeatures) -> str:
         """The first feature beyond the training data's range by more than OOD_MARGIN of
