@@ -1,21 +1,22 @@
 """Try the second stage (issue 18, Deliver 2): from a shot's first measured trial (its
-setting s0, its VMAF v0 and the encoder's own statistics there) and the cheap features,
-predict the rest of the shot's VMAF-versus-setting curve, so that one corrected encode
-lands in the band.
+setting, its VMAF and the encoder's own statistics there) and the cheap features, predict
+how steeply the shot's curve falls there, so that the one corrected encode lands.
 
-A prototype, evaluated leave-one-source-out on the corpus: no model is exported. The
-curve is modelled as v(s) = v0 + d * (a . z) + d^2 * (b . z) with d = s - s0 and z the
-standardised inputs, fitted by ridge regression (linear in a and b, so a fold fits in
-milliseconds). Three input sets are compared on the same pairs:
+The search steps from one point along the codec's typical slope of the distortion
+log(100.5 - VMAF) per unit of the setting (encoders/*.toml log_slope; the corpus's median).
+A shot's own slope there varies around it; this measures how much of that variation a
+ridge regression (leave-one-source-out) explains from three input sets, on the same
+shots:
 
-- `slope`: the codec alone: one typical curve shape per codec, the search's kind of guess;
-- `features`: z = the cheap features, the codec and v0;
-- `features+encoder`: also the encoder's statistics at s0 (enc_* columns).
+- `codec`: the codec's median alone (what the search uses);
+- `features`: the cheap features, the trial's setting and its distortion;
+- `features+encoder`: also the encoder's statistics of that trial (enc_* columns: QP mean,
+  spread, intra and inter QP, intra share of bytes and frames; x264, x265 and SVT-AV1
+  rows of the second corpus only).
 
-For every shot, codec, start point s0 on the grid and target VMAF, the corrected setting
-is where the predicted curve crosses the middle of the band [target, target + 0.5]; the
-measured VMAF there (interpolated between the shot's grid encodes) against the target is
-the error that decides whether one correction lands.
+The first trial is each shot's grid encode nearest VMAF 93, the slope the secant through
+its neighbours. Reported: the spread (standard deviation) of log(slope) left unexplained.
+models/train/simulate.py relates that spread to trials per shot (docs/benchmarks.md).
 
     python models/train/second_stage.py --corpus models/data/corpus.parquet
 """
@@ -33,120 +34,79 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from vmaftune.zoo.corpus import ENCODER_STATS  # noqa: E402
-from vmaftune.zoo.features import FEATURE_NAMES  # noqa: E402
 
 CODECS = ("x264", "x265", "svtav1")
-TARGETS = (90.0, 93.0, 95.0)
-TOLERANCE = 0.5
-RIDGE = 100.0  # 1, 10, 100, 1000 tried on the first 12 sources: 100-1000 least bad
+RIDGE = 3.0
 
 
-def curves(rows: list[dict]) -> dict[tuple, list[dict]]:
-    """Each shot x codec's grid encodes, by setting."""
-    out: dict[tuple, list[dict]] = defaultdict(list)
+def distortion(v: np.ndarray | float) -> np.ndarray:
+    return np.log(np.maximum(100.5 - np.asarray(v, dtype=float), 1e-2))
+
+
+def samples(rows: list[dict], codec: str, encoder: bool) -> tuple[np.ndarray, np.ndarray, list]:
+    shots: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
-        out[(r["source_id"], r["clip_id"], r["shot"], r["codec"])].append(r)
-    return {k: sorted(v, key=lambda r: r["setting"]) for k, v in out.items()}
+        if r["codec"] == codec:
+            shots[(r["clip_id"], r["shot"])].append(r)
+    x, y, groups = [], [], []
+    for mine in shots.values():
+        mine.sort(key=lambda r: r["setting"])
+        s = np.array([r["setting"] for r in mine])
+        d = distortion([r["vmaf_mean"] for r in mine])
+        i = min(int(np.argmin([abs(r["vmaf_mean"] - 93) for r in mine])), len(mine) - 2)
+        j = max(i - 1, 0)
+        slope = (d[i + 1] - d[j]) / (s[i + 1] - s[j])
+        first = mine[i]
+        if slope <= 0 or (encoder and first.get("enc_qp_mean") is None):
+            continue
+        probe = distortion([first["f_probe_vmaf_lo"], first["f_probe_vmaf"],
+                            first["f_probe_vmaf_hi"]])  # fmt: skip
+        z = [s[i], d[i], (probe[2] - probe[0]) / 16, probe[1], first["f_log2_pixels"],
+             np.log1p(first["f_si_mean"]), np.log1p(first["f_ti_mean"]),
+             np.log(first["f_probe_bpp"] + 1e-4),
+             np.log(first["bytes"] * 8 / (first["frames"] * first["width"] * first["height"])),
+             first["f_luma_mean"] / 100]  # fmt: skip
+        if encoder:
+            z += [float(first[f"enc_{k}"]) for k in ENCODER_STATS]
+        x.append(z)
+        y.append(np.log(slope))
+        groups.append(first["source_id"])
+    return np.array(x, dtype=float), np.array(y), groups
 
 
-def inputs(kind: str, first: dict) -> list[float]:
-    if kind == "slope":
-        return [float(first["codec"] == c) for c in CODECS]
-    z = [1.0, *(float(first[f"f_{n}"]) for n in FEATURE_NAMES),
-         *(float(first["codec"] == c) for c in CODECS), first["vmaf_mean"], first["setting"]]  # fmt: skip
-    if kind == "features+encoder":
-        z += [float(first[f"enc_{k}"]) for k in ENCODER_STATS]
-    return z
-
-
-def pairs(kind: str, shots: dict[tuple, list[dict]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(z, d, dv) for every ordered pair of a shot's grid encodes, and its source."""
-    zs, ds, dvs, src = [], [], [], []
-    for key, mine in shots.items():
-        for a in mine:
-            z = inputs(kind, a)
-            for b in mine:
-                if b is a:
-                    continue
-                zs.append(z)
-                ds.append(b["setting"] - a["setting"])
-                dvs.append(b["vmaf_mean"] - a["vmaf_mean"])
-                src.append(key[0])
-    return np.array(zs, float), np.column_stack([ds, dvs]), np.array(src)
-
-
-def design(z: np.ndarray, d: np.ndarray) -> np.ndarray:
-    return np.hstack([z * d[:, None], z * (d * d)[:, None]])
-
-
-def fit(z: np.ndarray, d: np.ndarray, dv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mean, std = z.mean(0), z.std(0)
-    std[std == 0] = 1.0
-    mean[0], std[0] = 0.0, 1.0  # the constant stays 1
-    x = design((z - mean) / std, d)
-    w = np.linalg.solve(x.T @ x + RIDGE * np.eye(x.shape[1]), x.T @ dv)
-    return w, mean, std
-
-
-def curve_at(model: tuple, z: np.ndarray, s0: float, v0: float, s: np.ndarray) -> np.ndarray:
-    w, mean, std = model
-    zz = np.repeat(((z - mean) / std)[None], len(s), 0)
-    return v0 + design(zz, s - s0) @ w
-
-
-def measured_at(mine: list[dict], s: float) -> float:
-    xs = [r["setting"] for r in mine]
-    return float(np.interp(s, xs, [r["vmaf_mean"] for r in mine]))
-
-
-def evaluate(kind: str, shots: dict[tuple, list[dict]]) -> dict:
-    z, dd, src = pairs(kind, shots)
-    sources = sorted(set(src))
-    models = {held: fit(z[src != held], dd[src != held, 0], dd[src != held, 1]) for held in sources}
-    errs: dict[str, list[float]] = defaultdict(list)
-    curve_err = []
-    for key, mine in shots.items():
-        model = models[key[0]]
-        lo, hi = mine[0]["setting"], mine[-1]["setting"]
-        grid = np.linspace(lo, hi, 121)
-        for a in mine:
-            za = np.array(inputs(kind, a))
-            pred = curve_at(model, za, a["setting"], a["vmaf_mean"], grid)
-            others = [b for b in mine if b is not a]
-            curve_err += [float(np.interp(b["setting"], grid, pred) - b["vmaf_mean"]) for b in others]
-            for target in TARGETS:
-                if a["vmaf_mean"] >= target and a["vmaf_mean"] <= target + TOLERANCE:
-                    continue  # the first encode landed: nothing to correct
-                aim = target + TOLERANCE / 2
-                ok = np.nonzero(pred >= aim)[0]
-                s = grid[ok.max()] if len(ok) else grid[0]
-                errs[key[3]].append(measured_at(mine, float(s)) - target)
-    out: dict = {"curve_rmse": round(float(np.sqrt(np.mean(np.square(curve_err)))), 3)}
-    every = [e for v in errs.values() for e in v]
-    for name, e in [("all", every), *((c, errs[c]) for c in CODECS if errs[c])]:
-        a = np.array(e)
-        out[name] = {"corrections": len(a), "rmse": round(float(np.sqrt(np.mean(a * a))), 3),
-                     "within_0.5": round(float(np.mean(np.abs(a - TOLERANCE / 2) <= 0.5)), 4),
-                     "within_1": round(float(np.mean(np.abs(a) <= 1)), 4),
-                     "passing": round(float(np.mean(a >= 0)), 4)}  # fmt: skip
-    return out
+def loso_residual(x: np.ndarray, y: np.ndarray, groups: list[str]) -> float:
+    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-9)
+    x = np.hstack([np.ones((len(x), 1)), x])
+    g = np.array(groups)
+    pred = np.zeros_like(y)
+    for held in sorted(set(groups)):
+        tr = g != held
+        w = np.linalg.solve(x[tr].T @ x[tr] + RIDGE * np.eye(x.shape[1]), x[tr].T @ y[tr])
+        pred[~tr] = x[~tr] @ w
+    return float(np.std(y - pred))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", type=Path, required=True)
     args = ap.parse_args()
-    rows = [r for r in pq.read_table(args.corpus).to_pylist()
-            if r["codec"] in CODECS and r.get("enc_qp_mean") is not None]  # fmt: skip
-    shots = curves(rows)
-    shots = {k: v for k, v in shots.items() if len(v) >= 3}
-    if len({k[0] for k in shots}) < 3:
-        sys.exit(f"{args.corpus}: rows with encoder statistics from fewer than 3 sources")
-    report = {"rows": len(rows), "sources": len({k[0] for k in shots}), "shots": len(shots)}
-    for kind in ("slope", "features", "features+encoder"):
-        report[kind] = evaluate(kind, shots)
-        print(kind, json.dumps(report[kind]), flush=True)
-    print(json.dumps({k: report[k] for k in ("rows", "sources", "shots")}))
+    rows = pq.read_table(args.corpus).to_pylist()
+    report = {}
+    for codec in CODECS:
+        out = {}
+        x, y, groups = samples(rows, codec, encoder=False)
+        xe, ye, ge = samples(rows, codec, encoder=True)
+        n = len(ENCODER_STATS)
+        # The encoder's statistics exist on the second corpus's rows only: both input sets
+        # are compared on those same shots too.
+        for name, (a, b, g) in (("features, all shots", (x, y, groups)),
+                                ("features, shots with encoder statistics", (xe[:, :-n], ye, ge)),
+                                ("features+encoder, the same shots", (xe, ye, ge))):  # fmt: skip
+            out[name] = {"shots": len(b), "sources": len(set(g)),
+                         "codec_median_spread": round(float(np.std(b)), 3),
+                         "unexplained_spread": round(loso_residual(a, b, g), 3)}  # fmt: skip
+        report[codec] = out
+    print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":
