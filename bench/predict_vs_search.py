@@ -90,6 +90,7 @@ def encode(src: Path, codec: str, mode: str, target: float, out: Path, models: P
         "bytes": result.document["output"]["video_bytes"],
         "verdicts": [s["verdict"] for s in shots],
         "per_shot": stock,
+        "parts": result.document["totals"].get("seconds_by_part", {}),
     }
 
 
@@ -145,6 +146,16 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for (codec, target, mode), rs in sorted(totals.items()):
         print(_total(codec, target, mode, rs))
+    print()
+    print("Where the time went, as a share of one encode + score of the title (`single`), "
+          "summed over the runs:")  # fmt: skip
+    names = ("plan", "shots", "features", "trials", "join", "final_score")
+    print("| codec | target | mode | " + " | ".join(names) + " |")
+    print("|---|---|---|" + "---|" * len(names))
+    for (codec, target, mode), rs in sorted(totals.items()):
+        single = sum(r["single_wall"] for r in rs)
+        shares = [sum(r["parts"].get(n, 0.0) for r in rs) / single for n in names]
+        print(f"| {codec} | {target:g} | {mode} | " + " | ".join(f"{v:.2f}" for v in shares) + " |")
 
 
 def _row(codec: str, target: float, source: str, mode: str, r: dict) -> str:
