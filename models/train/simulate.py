@@ -105,6 +105,7 @@ def main() -> None:
     ap.add_argument("oof", type=Path)
     ap.add_argument("--half-width", type=float, default=7.1)
     ap.add_argument("--targets", default=",".join(f"{t:g}" for t in TARGETS))
+    ap.add_argument("--no-offsets", action="store_true", help="aim with the raw curve")
     args = ap.parse_args()
     z = np.load(args.oof)
     grid = z["grid"]
@@ -112,8 +113,10 @@ def main() -> None:
     for target_v in map(float, args.targets.split(",")):
         target = Target(target_v)
         by: dict[str, dict[str, list]] = {}
-        offsets = z["offsets"] if "offsets" in z else np.zeros((len(z["keys"]), 1))
-        targets = z["targets"] if "targets" in z else np.array([target_v])
+        if "offsets" in z and not args.no_offsets:
+            offsets, targets = z["offsets"], z["targets"]
+        else:
+            offsets, targets = np.zeros((len(z["keys"]), 1)), np.array([target_v])
         for key, curve, s, m, off in zip(z["keys"], z["predicted"], z["settings"], z["measured"],
                                          offsets, strict=True):  # fmt: skip
             codec = str(key).split("|")[2]
