@@ -67,14 +67,17 @@ def encode(src: Path, codec: str, mode: str, target: float, out: Path, models: P
     started = time.monotonic()
     try:
         if mode == "single":
-            once = vmaftune.encode_once(vmaftune.OnceRequest(src, out, codec, force=True)).wait()
+            once_req = vmaftune.OnceRequest(src, out, codec, force=True, audio=False)
+            once = vmaftune.encode_once(once_req).wait()
             return {"shots": 0, "encodes": 1, "wall": time.monotonic() - started,
                     "bytes": once.output.video_bytes, "verdicts": [], "per_shot": []}  # fmt: skip
         options: dict = {"max_interval": max_interval} if mode == "predict" and max_interval else {}
         if sub:
             options["trial_subsample"] = int(sub)
+        # Video only: the comparison is of the video, and some sources' audio (WMA) has
+        # no place in .mkv.
         request = vmaftune.TargetRequest(src, out, codec, target, mode=mode, force=True,
-                                         **options)  # fmt: skip
+                                         audio=False, **options)  # fmt: skip
         result = vmaftune.encode_target(request).wait()
     except vmaftune.VmaftuneError as exc:
         raise SystemExit(f"{mode} {codec} {src.name} failed: {exc.message}") from None
