@@ -78,6 +78,19 @@ def run_search(knob, target, at):
     return len(points), best, verdict.value
 
 
+def run_from_answer(knob, target, at):
+    """The floor: the search started at the shot's true answer (the highest grid setting
+    that passes), as a perfect first guess would start it."""
+    grid = np.arange(knob.search_min, knob.search_max + knob.step / 2, knob.step)
+    passing = [s for s in grid if at(float(s)) >= target.vmaf]
+    start = float(max(passing)) if passing else float(grid[0])
+    points = [Point(start, at(start))]
+    while (s := search.next_setting(knob, points, target)) is not None:
+        points.append(Point(s, at(s)))
+    best, verdict = search.choose(points, target, knob)
+    return len(points), best, verdict.value
+
+
 def run_predict(pred, knob, target, at):
     points: list[Point] = []
     while (s := predict.next_setting(pred, knob, points, [p.score for p in points], target)) is not None:  # noqa: E501
@@ -126,7 +139,8 @@ def main() -> None:
             calibrated = curve + float(np.interp(target_v, targets, off))
             pred = prediction(grid, calibrated, knob, target, args.half_width)
             for mode, r in (("search", run_search(knob, target, at)),
-                            ("predict", run_predict(pred, knob, target, at))):  # fmt: skip
+                            ("predict", run_predict(pred, knob, target, at)),
+                            ("from_answer", run_from_answer(knob, target, at))):  # fmt: skip
                 by.setdefault(codec, {}).setdefault(mode, []).append(r)
         report[f"{target_v:g}"] = {
             codec: {mode: summary(runs, target_v) for mode, runs in modes.items()}
