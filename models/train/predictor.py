@@ -36,7 +36,10 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from vmaftune import encoders  # noqa: E402
+from vmaftune.steps.decide.search import CEILING  # noqa: E402
 from vmaftune.zoo import sources as source_table  # noqa: E402
+from vmaftune.zoo.predictor import search_grid  # noqa: E402
 from vmaftune.zoo.features import FEATURE_NAMES  # noqa: E402
 
 CODECS = ("x264", "x265", "svtav1")
@@ -144,8 +147,7 @@ def chosen_setting(
     """As `encode --mode predict` picks it: the highest setting of the search grid whose
     calibrated VMAF (predicted + the codec's offset at the target) reaches the middle of
     the accepted band (target + 0.25), and that calibrated VMAF."""
-    lo, hi, step = (10.0, 60.0, 1.0) if codec == "svtav1" else (10.0, 46.0, 0.5)
-    grid = np.arange(lo, hi + step / 2, step)
+    grid = search_grid(encoders.get(codec).quality)
     target = target + 0.25
     x = np.repeat(features[None], len(grid), axis=0)
     x[:, -1] = grid
@@ -159,8 +161,8 @@ def measured_at(rows: list[dict], setting: float) -> float:
     """A shot's measured VMAF at any setting, between its grid encodes linear in the
     distortion log(100.5 - VMAF) (as models/train/simulate.py reads it)."""
     pts = sorted((r["setting"], r["vmaf_mean"]) for r in rows)
-    d = np.log(np.maximum(100.5 - np.array([p[1] for p in pts]), 1e-3))
-    return float(100.5 - np.exp(np.interp(setting, [p[0] for p in pts], d)))
+    d = np.log(np.maximum(CEILING - np.array([p[1] for p in pts]), 1e-3))
+    return float(CEILING - np.exp(np.interp(setting, [p[0] for p in pts], d)))
 
 
 def choices(shots: dict[tuple, list[dict]], x: np.ndarray, index: dict[int, int],

@@ -31,17 +31,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from vmaftune import encoders
 from vmaftune.steps.decide import predict, search
 from vmaftune.steps.decide.predict import ShotPrediction
-from vmaftune.steps.decide.search import Point, Target
+from vmaftune.steps.decide.search import CEILING, Point, Target
+from vmaftune.zoo.predictor import read_curve, search_grid
 
 TARGETS = (90.0, 93.0, 95.0)
-CEIL = 100.5
 
 
 def truth(settings: np.ndarray, measured: np.ndarray):
     ok = ~np.isnan(settings)
     s, v = settings[ok], measured[ok]
     order = np.argsort(s)
-    s, d = s[order], np.log(np.maximum(CEIL - v[order], 1e-3))
+    s, d = s[order], np.log(np.maximum(CEILING - v[order], 1e-3))
 
     def at(x: float) -> float:
         if x <= s[0]:
@@ -52,7 +52,7 @@ def truth(settings: np.ndarray, measured: np.ndarray):
             y = d[-1] + k * (x - s[-1])
         else:
             y = float(np.interp(x, s, d))
-        return float(min(100.0, max(0.0, CEIL - np.exp(y))))
+        return float(min(100.0, max(0.0, CEILING - np.exp(y))))
 
     return at
 
@@ -60,35 +60,28 @@ def truth(settings: np.ndarray, measured: np.ndarray):
 def prediction(grid: np.ndarray, curve: np.ndarray, knob: encoders.QualityKnob,
                target: Target, half_width: float) -> ShotPrediction:  # fmt: skip
     """As vmaftune.zoo.predictor.CurveModel.predict makes it, from a curve on `grid`."""
-    settings = np.arange(knob.search_min, knob.search_max + knob.step / 2, knob.step)
-    c = np.interp(settings, grid, curve)
-    aim = target.vmaf + target.tolerance / 2
-    ok = np.nonzero(c >= aim)[0]
-    i = int(ok.max()) if len(ok) else 0
-    lo, hi = max(0, i - 1), min(len(settings) - 1, i + 1)
-    slope = (c[hi] - c[lo]) / (settings[hi] - settings[lo]) if hi > lo else -1.0
-    return ShotPrediction(0, float(settings[i]), float(c[i]), float(min(slope, -1e-3)), half_width)
+    settings = search_grid(knob)
+    return read_curve(0, settings, np.interp(settings, grid, curve), target, half_width)
 
 
-def run_search(knob, target, at):
-    points: list[Point] = []
+def _search_from(knob, target, at, points: list[Point]):
     while (s := search.next_setting(knob, points, target)) is not None:
         points.append(Point(s, at(s)))
     best, verdict = search.choose(points, target, knob)
     return len(points), best, verdict.value
+
+
+def run_search(knob, target, at):
+    return _search_from(knob, target, at, [])
 
 
 def run_from_answer(knob, target, at):
     """The floor: the search started at the shot's true answer (the highest grid setting
     that passes), as a perfect first guess would start it."""
-    grid = np.arange(knob.search_min, knob.search_max + knob.step / 2, knob.step)
+    grid = search_grid(knob)
     passing = [s for s in grid if at(float(s)) >= target.vmaf]
     start = float(max(passing)) if passing else float(grid[0])
-    points = [Point(start, at(start))]
-    while (s := search.next_setting(knob, points, target)) is not None:
-        points.append(Point(s, at(s)))
-    best, verdict = search.choose(points, target, knob)
-    return len(points), best, verdict.value
+    return _search_from(knob, target, at, [Point(start, at(start))])
 
 
 def run_predict(pred, knob, target, at):

@@ -73,18 +73,12 @@ class CurveModel:
             raise UsageError(
                 f"the predictor knows {', '.join(CODECS)}, not {codec}; use --mode search"
             )
-        grid = np.arange(knob.search_min, knob.search_max + knob.step / 2, knob.step)
+        grid = search_grid(knob)
         base = [*feats.values, *(float(codec == c) for c in CODECS)]
         rows = np.array([[*base, s] for s in grid])
         curve = self.vmaf(rows) + self.offset(codec, target.vmaf)
-        # The curve falls as the setting rises: the highest setting at or above the aim.
-        aim = target.vmaf + target.tolerance / 2
-        ok = np.nonzero(curve >= aim)[0]
-        i = int(ok.max()) if len(ok) else 0
-        lo, hi = max(0, i - 1), min(len(grid) - 1, i + 1)
-        slope = (curve[hi] - curve[lo]) / (grid[hi] - grid[lo]) if hi > lo else -1.0
-        return ShotPrediction(feats.shot, float(grid[i]), float(curve[i]), float(min(slope, -1e-3)),
-                              self.half_width, max_half_width, self.outside(feats))  # fmt: skip
+        return read_curve(feats.shot, grid, curve, target, self.half_width, max_half_width,
+                          self.outside(feats))  # fmt: skip
 
     def offset(self, codec: str, target: float) -> float:
         """The calibration offset at `target`: linear between the targets it was measured
@@ -105,6 +99,26 @@ class CurveModel:
             if not lo - slack <= value <= hi + slack:
                 return f"{name} {value:.4g} outside the training range [{lo:.4g}, {hi:.4g}]"
         return ""
+
+
+def search_grid(knob: QualityKnob) -> np.ndarray:
+    """The settings the search may encode: what a prediction is read on."""
+    return np.arange(knob.search_min, knob.search_max + knob.step / 2, knob.step)
+
+
+def read_curve(shot: int, grid: np.ndarray, curve: np.ndarray, target: Target,
+               half_width: float, max_half_width: float = MAX_HALF_WIDTH,
+               outside: str = "") -> ShotPrediction:  # fmt: skip
+    """A prediction from a calibrated curve on the search grid: the highest setting at or
+    above the middle of the band (the curve falls as the setting rises; the lowest
+    setting when none reaches it), the curve there and its slope."""
+    aim = target.vmaf + target.tolerance / 2
+    ok = np.nonzero(curve >= aim)[0]
+    i = int(ok.max()) if len(ok) else 0
+    lo, hi = max(0, i - 1), min(len(grid) - 1, i + 1)
+    slope = (curve[hi] - curve[lo]) / (grid[hi] - grid[lo]) if hi > lo else -1.0
+    return ShotPrediction(shot, float(grid[i]), float(curve[i]), float(min(slope, -1e-3)),
+                          half_width, max_half_width, outside)  # fmt: skip
 
 
 def feature_names() -> tuple[str, ...]:
