@@ -21,7 +21,18 @@ except ImportError:  # pragma: no cover - older Typer on real click
     from click import ClickException  # type: ignore[no-redef,import-not-found]
 
 from vmaftune import __version__
-from vmaftune.cli import corpus, doctor, encode, encoders, ladder, models, probe, score, shots
+from vmaftune.cli import (
+    corpus,
+    doctor,
+    encode,
+    encoders,
+    ladder,
+    models,
+    probe,
+    report,
+    score,
+    shots,
+)
 from vmaftune.cli.common import Settings
 from vmaftune.errors import InternalError, Interrupted, OutputError, Terminated, VmaftuneError
 
@@ -73,6 +84,7 @@ app.command("score")(score.command)
 app.command("shots")(shots.command)
 app.command("encode")(encode.command)
 app.command("ladder")(ladder.command)
+app.command("report")(report.command)
 app.add_typer(models.app, name="models")
 app.add_typer(corpus.app, name="corpus")
 

@@ -24,6 +24,7 @@ from vmaftune.cli.options import (
     PixFmt,
     Pool,
     Preset,
+    Report,
     SearchMethod,
     Tolerance,
 )
@@ -132,11 +133,14 @@ def command(
     predictor: Predictor = DEFAULT_PREDICTOR,
     verify: Verify = "all",
     max_interval: MaxInterval = MAX_HALF_WIDTH,
+    report: Report = False,
 ) -> None:
     """Encode INPUT with one quality setting, or per shot to a target VMAF (--target-vmaf);
     report size, bitrate and VMAF. OUT is written under a temporary name and renamed when
     complete."""
     ffmpeg = settings(ctx).ffmpeg
+    if target_vmaf is None and report:
+        raise UsageError("--report draws a per-shot run: it needs --target-vmaf")
     if target_vmaf is None:
         request = OnceRequest(
             input=input, output=output, codec=codec, quality=crf, preset=preset,
@@ -163,7 +167,7 @@ def command(
         min_shot=min_shot, max_shot=max_shot, model=model, jobs=jobs, keep_work=keep_work,
         force=force, audio=audio, mode=mode, predictor=predictor, verify=verify,
         max_interval=max_interval, final_score=final_score, trial_subsample=trial_subsample,
-        command=("vmaftune", *sys.argv[1:]),
+        report=report, command=("vmaftune", *sys.argv[1:]),
     )  # fmt: skip
     render = Renderer(as_json=as_json)
     try:
@@ -200,7 +204,8 @@ def _target_done(r: TargetResult, as_json: bool) -> None:
     if as_json:
         emit({"type": "done", "output": str(r.output), **t, "bytes": o["bytes"],
               "video_bitrate": o["video_bitrate"], "frames": o["frames"], "vmaf": o["vmaf"],
-              "sidecars": [str(p) for p in r.sidecars]})  # fmt: skip
+              "sidecars": [str(p) for p in r.sidecars],
+              **({"report": str(r.report)} if r.report else {})})  # fmt: skip
         return
     e, target = doc["encoder"], doc["target"]
     table = Table(show_header=False, box=None, title=r.output.name)
@@ -212,5 +217,7 @@ def _target_done(r: TargetResult, as_json: bool) -> None:
     table.add_row("VMAF", f"mean {v['mean']:.2f}  harmonic {v['harmonic_mean']:.2f}  "
                   f"p5 {v['p5']:.2f}  min {v['min']:.2f}")  # fmt: skip
     table.add_row("sidecars", ", ".join(str(p.name) for p in sidecar.paths(r.output)))
+    if r.report is not None:
+        table.add_row("report", r.report.name)
     table.add_row("time", f"{t['seconds']:.1f} s")
     out.print(table)

@@ -21,6 +21,7 @@ from vmaftune.cli.options import (
     PixFmt,
     Pool,
     Preset,
+    Report,
     SearchMethod,
     Tolerance,
 )
@@ -63,6 +64,7 @@ def command(
     max_shot: MaxShot = 6.0,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace DIR's content.")] = False,
     as_json: AsJson = False,
+    report: Report = False,
 ) -> None:
     """Encode INPUT into an HLS ladder: each rung per shot at its own target VMAF,
     keyframes aligned across rungs at shot starts, DIR/master.m3u8 and DIR/ladder.json."""
@@ -70,7 +72,7 @@ def command(
         input=input, output=output, codec=codec, rungs=rungs, score_at=score_at, preset=preset,
         pix_fmt=pix_fmt, pool=pool, tolerance=tolerance, search=search_method, model=model,
         jobs=jobs, keep_work=keep_work, min_shot=min_shot, max_shot=max_shot, force=force,
-        command=("vmaftune", *sys.argv[1:]),
+        report=report, command=("vmaftune", *sys.argv[1:]),
     )  # fmt: skip
     render = Renderer(as_json=as_json, notes_json=True)
     try:
@@ -88,7 +90,7 @@ def _done(r: LadderResult, as_json: bool) -> None:
               "rungs": [{"name": x["name"], "bandwidth": x["bandwidth"],
                          "average_bandwidth": x["average_bandwidth"], "vmaf": x["vmaf"]}
                         for x in doc["rungs"]],
-              **doc["totals"]})  # fmt: skip
+              **doc["totals"], **({"report": str(r.report)} if r.report else {})})  # fmt: skip
         return
     table = Table(title=f"{r.output}/{hls.MASTER}", box=None)
     for column in ("rung", "size", "target", "VMAF mean", "lowest shot", "avg kb/s",
@@ -104,3 +106,5 @@ def _done(r: LadderResult, as_json: bool) -> None:
     t = doc["totals"]
     out.print(f"{t['shots']} shots x {t['rungs']} rungs, {t['probes']} probes "
               f"({t['encodes']} encoded now), {t['seconds']:.1f} s", markup=False)  # fmt: skip
+    if r.report is not None:
+        out.print(f"report: {r.report}", markup=False)

@@ -36,3 +36,11 @@ PixFmt = Annotated[
 Preset = Annotated[str | None, typer.Option(help="Encoder preset.")]
 Codec = Annotated[str, typer.Option("--codec", "-c", help="See `vmaftune encoders`.")]
 AsJson = Annotated[bool, typer.Option("--json", help="NDJSON events on stdout.")]
+Report = Annotated[
+    bool,
+    typer.Option(
+        "--report",
+        help="Also draw the result as a self-contained HTML page (OUT.report.html; a "
+        "ladder's DIR/report.html); see vmaftune report.",
+    ),
+]

@@ -21,16 +21,20 @@ from vmaftune.edges.outputs import atomic_folder, check_folder, output_lock
 from vmaftune.edges.toolchain import FFmpeg, resolve
 from vmaftune.errors import UsageError
 from vmaftune.run.events import Emit, Note, Resuming, Run, RungStart, ShotsFound
+from vmaftune.run.report import render_page
 from vmaftune.run.shots import parallel_shots, run_shots, shots_and_frames, unreachable
 from vmaftune.steps import cuts, encode, hls, join, rungs, sidecar
 from vmaftune.steps.cuts import Frames
 from vmaftune.steps.decide import Decision, Search, ShotResult
 from vmaftune.steps.decide.search import Target
 from vmaftune.steps.probe import Timeline, read
+from vmaftune.steps.report.document import Document
 from vmaftune.steps.score import DEFAULT_VMAF_MODEL, VmafOptions, require_libvmaf
 from vmaftune.steps.shots import Shot, ShotOptions
 from vmaftune.steps.trial import Job, threads_per_job
 from vmaftune.work.workdir import WorkDir, run_key
+
+REPORT = "report.html"  # with --report, beside ladder.json
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class LadderRequest:
     # Apple's HLS authoring guidance targets 6 s segments; a segment here is a shot.
     max_shot: float = 6.0
     force: bool = False
+    report: bool = False  # also DIR/report.html (vmaftune.run.report)
     command: tuple[str, ...] = ()  # recorded in ladder.json
 
 
@@ -70,6 +75,7 @@ class LadderResult:
     ladder: Path  # ladder.json
     rungs: tuple[RungResult, ...]
     document: dict[str, Any]  # what ladder.json holds
+    report: Path | None = None  # DIR/report.html, with request.report
 
 
 def encode_ladder(request: LadderRequest, ffmpeg: FFmpeg | None = None) -> Run[LadderResult]:
@@ -195,8 +201,12 @@ def _write(
             time.monotonic() - started,
         )  # fmt: skip
         (staging / "ladder.json").write_text(json.dumps(doc, indent=2) + "\n")
+        if req.report:
+            html = render_page(Document(req.output / "ladder.json", "ladder", doc))
+            (staging / REPORT).write_text(html, encoding="utf-8")
+    page = req.output / REPORT if req.report else None
     return LadderResult(req.output, req.output / hls.MASTER, req.output / "ladder.json",
-                        tuple(packaged), doc)  # fmt: skip
+                        tuple(packaged), doc, page)  # fmt: skip
 
 
 def _package(

@@ -18,6 +18,7 @@ from vmaftune.edges.outputs import atomic_output, check_output, output_lock
 from vmaftune.edges.toolchain import FFmpeg, resolve
 from vmaftune.errors import Interrupted, UsageError, VmaftuneError
 from vmaftune.run.events import Emit, Note, Resuming, Run, ShotsFound, progress_hook
+from vmaftune.run.report import render_page, report_path
 from vmaftune.run.shots import parallel_shots, run_shots, shot_cut, shots_and_frames, unreachable
 from vmaftune.steps import cuts, encode, join, sidecar
 from vmaftune.steps.cuts import Cut, Frames
@@ -33,6 +34,7 @@ from vmaftune.steps.decide.predict import MAX_HALF_WIDTH, ShotPrediction
 from vmaftune.steps.decide.search import Target
 from vmaftune.steps.decide.verdict import Verdict
 from vmaftune.steps.probe import MediaInfo, Timeline, probe, read
+from vmaftune.steps.report.document import Document
 from vmaftune.steps.score import DEFAULT_VMAF_MODEL, Score, VmafOptions, plan, require_libvmaf
 from vmaftune.steps.score import run as run_score
 from vmaftune.steps.shots import Shot, ShotOptions
@@ -74,6 +76,7 @@ class TargetRequest:
     # Score trials on every n-th frame; each shot's answer is scored on all frames before
     # it is accepted (and the search goes on when that changes it).
     trial_subsample: int = 1
+    report: bool = False  # also OUT.report.html (vmaftune.run.report)
     command: tuple[str, ...] = ()  # recorded in the sidecar
 
 
@@ -84,6 +87,7 @@ class TargetResult:
     shots: tuple[ShotResult, ...]
     whole: Score  # OUT against the source
     document: dict[str, Any]  # what OUT.shots.json holds
+    report: Path | None = None  # OUT.report.html, with request.report
 
 
 def encode_target(request: TargetRequest, ffmpeg: FFmpeg | None = None) -> Run[TargetResult]:
@@ -108,7 +112,7 @@ def _plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
     target = Target(req.target_vmaf, req.tolerance, req.pool, req.search).checked()
     shot_options = ShotOptions(req.min_shot, req.max_shot).checked()
     jobs = parallel_shots(req.jobs)
-    for path in (req.output, *sidecar.paths(req.output)):
+    for path in (req.output, *sidecar.paths(req.output), *_report_paths(req)):
         check_output(path, [req.input], force=req.force)
     source, demuxed = read(req.input)
     pix_fmt = encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
@@ -139,6 +143,10 @@ def _plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
         raise UsageError("--max-interval must be above 0")
     curve = CurveModel(req.predictor) if req.mode == "predict" else None
     return _Plan(job, target, shot_options, jobs, curve, sample), demuxed
+
+
+def _report_paths(req: TargetRequest) -> tuple[Path, ...]:
+    return (report_path(req.output),) if req.report else ()
 
 
 def _sample_size(verify: str, mode: str) -> int | None:
@@ -234,7 +242,8 @@ def _decided(
     paths = _publish(req, doc, results, joined, work)
     for warning in unreachable(results, p.target.vmaf, p.target.pool, job.encoder.name):
         emit(warning)
-    return TargetResult(req.output, paths, tuple(results), whole, doc)
+    page = report_path(req.output) if req.report else None
+    return TargetResult(req.output, paths, tuple(results), whole, doc, page)
 
 
 class _Laps:
@@ -334,6 +343,7 @@ def _facts(
         source=job.source,
         output=output,
         whole=whole.pooled,
+        frame_vmaf=_frame_vmaf(whole, output),
         encoder=job.encoder,
         encoder_version=encode.encoder_version(ffmpeg, job.encoder),
         preset=job.preset,
@@ -348,14 +358,26 @@ def _facts(
     )
 
 
+def _frame_vmaf(whole: Score, output: MediaInfo) -> tuple[float, ...]:
+    """Every frame's VMAF, in order, when the whole-file score has one per output frame."""
+    indices = [f.frame for f in whole.frames]
+    if indices != list(range(output.frame_count)):
+        return ()
+    return tuple(f.vmaf for f in whole.frames)
+
+
 def _publish(
     req: TargetRequest, doc: dict[str, Any], results: list[ShotResult], joined: Path,
     work: WorkDir,
 ) -> tuple[Path, Path]:  # fmt: skip
     json_path, csv_path = sidecar.paths(req.output)
-    for path, text in ((json_path, sidecar.as_json(doc)), (csv_path, sidecar.table(results))):
+    files = [(json_path, sidecar.as_json(doc)), (csv_path, sidecar.table(results))]
+    if req.report:
+        page = render_page(Document(json_path, "shots", doc))
+        files.insert(0, (report_path(req.output), page))
+    for path, text in files:
         with atomic_output(path) as tmp:
-            tmp.write_text(text)
+            tmp.write_text(text, encoding="utf-8")
     os.replace(joined, req.output)
     if req.keep_work:
         work.journal.close()

@@ -40,6 +40,8 @@ class RunFacts:
     predictor: dict[str, Any] | None = None  # --mode predict: id, sha256, half_width
     verify: dict[str, Any] | None = None  # --verify sample:K: mode, sampled, trusted
     parts: dict[str, float] | None = None  # wall seconds per part of the run, in order
+    # OUT's VMAF frame by frame (the whole-file score), for the report's per-frame plot.
+    frame_vmaf: tuple[float, ...] = ()
 
 
 def _vmaf(p: Pooled | None) -> dict[str, float] | None:
@@ -117,8 +119,25 @@ def totals(results: Sequence[ShotResult], seconds: float) -> dict[str, Any]:
     }
 
 
+# Frame-by-frame lists (`output.frame_vmaf`) stay on one line: a 2-hour title has
+# 170,000 frames, which one line each would make a 2 MB sidecar of mostly indentation.
+_COMPACT = "\x00compact-{}\x00"
+
+
 def as_json(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2) + "\n"
+    lists: list[str] = []
+    output = doc.get("output")
+    if isinstance(output, dict) and isinstance(output.get("frame_vmaf"), list):
+        lists.append(json.dumps(output["frame_vmaf"], separators=(",", ":")))
+        doc = {**doc, "output": {**output, "frame_vmaf": _COMPACT.format(0)}}
+    text = json.dumps(doc, indent=2)
+    for i, compact in enumerate(lists):
+        text = text.replace(json.dumps(_COMPACT.format(i)), compact)
+    return text + "\n"
+
+
+def _frame_vmaf(values: Sequence[float]) -> dict[str, list[float]]:
+    return {"frame_vmaf": [round(v, 2) for v in values]} if values else {}
 
 
 def document(facts: RunFacts, results: list[ShotResult]) -> dict[str, Any]:
@@ -133,6 +152,7 @@ def document(facts: RunFacts, results: list[ShotResult]) -> dict[str, Any]:
             "video_bytes": facts.output.video_bytes,
             "video_bitrate": round(facts.output.video_bitrate),
             "vmaf": _vmaf(facts.whole),
+            **_frame_vmaf(facts.frame_vmaf),
         },
         "encoder": encoder_record(
             facts.encoder, facts.encoder_version, facts.preset, facts.pix_fmt
