@@ -29,12 +29,14 @@ for (const sec of document.querySelectorAll('section.plot')) {
   if (svg) {
     for (const g of svg.querySelectorAll('g[id]')) {
       if (!/^(frames|bits|setting|walk|rungs|rq)-/.test(g.id)) continue;
+      // Marker shapes live in <defs>: they are not marks.
+      const paths = [...g.querySelectorAll('path')].filter(p => !p.closest('defs'));
       let vertices = 0;
-      for (const p of g.querySelectorAll('path')) {
+      for (const p of paths) {
         vertices += ((p.getAttribute('d') || '').match(/[ML]/g) || []).length;
       }
-      marks[g.id] = {uses: g.querySelectorAll('use').length,
-                     paths: g.querySelectorAll('path').length, vertices: vertices};
+      marks[g.id] = {uses: g.querySelectorAll('use').length, paths: paths.length,
+                     vertices: vertices};
     }
   }
   out[sec.id] = {width: box.width, height: box.height, marks: marks};

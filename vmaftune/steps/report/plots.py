@@ -43,6 +43,9 @@ FRAME_COLOUR = "#4a4a4a"
 MAX_FRAME_POINTS = 3000
 # Search walks drawn one panel each, at most (the shots with the most trials beyond it).
 MAX_WALKS = 24
+# A ladder's trials get a marker each up to this many shots per rung; beyond, the
+# vertices of their lines show them (13,500 markers would be half the page).
+MAX_MARKED_SHOTS = 300
 WIDTH = 11.0  # inches
 
 
@@ -438,28 +441,27 @@ def _rung_shots(d: dict[str, Any]) -> Plot:
     fig = Figure(figsize=(WIDTH, 3.4 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False, sharey=True).ravel()
     for ax, r in zip(axes, rungs, strict=False):
-        curves: list[list[tuple[float, float]]] = []
-        trial_x, trial_y, chosen_x, chosen_y = [], [], [], []
+        # Every shot's trials as one polyline broken by NaN between shots: one SVG path
+        # for a whole rung, not one element per shot.
+        walk_x: list[float] = []
+        walk_y: list[float] = []
+        chosen_x, chosen_y = [], []
         for s in r["shots"]:
             pts = sorted(
                 (_bitrate(s, p["bytes"]), float(p["vmaf"][POOL_KEYS.get(pool, "mean")]))
                 for p in s["probes"]
                 if p["vmaf"]
             )
-            curves.append(pts)
-            trial_x += [p[0] for p in pts]
-            trial_y += [p[1] for p in pts]
+            walk_x += [p[0] for p in pts] + [math.nan]
+            walk_y += [p[1] for p in pts] + [math.nan]
             v = pooled(s["vmaf"], pool)
             if v is not None:
                 chosen_x.append(_bitrate(s, s["bytes"]))
                 chosen_y.append(v)
         name = r["name"]
-        ax.add_collection(
-            LineCollection(curves, colors="#bbbbbb", linewidths=0.7, gid=f"rq-{name}-curves")
-        )
-        ax.plot(
-            trial_x, trial_y, ls="none", marker="o", ms=3, color="#999999", gid=f"rq-{name}-trials"
-        )
+        marked = len(r["shots"]) <= MAX_MARKED_SHOTS
+        ax.plot(walk_x, walk_y, color="#aaaaaa", lw=0.7, marker="o" if marked else None, ms=3,
+                gid=f"rq-{name}-trials")  # fmt: skip
         ax.plot(
             chosen_x,
             chosen_y,
@@ -479,8 +481,10 @@ def _rung_shots(d: dict[str, Any]) -> Plot:
         ax.set_ylabel("VMAF", fontsize=8)
     for ax in axes[len(rungs) :]:
         ax.set_visible(False)
+    points = "every trial (grey dots" if len(rungs[0]["shots"]) <= MAX_MARKED_SHOTS else (
+        "every trial (the vertices of the grey lines")  # fmt: skip
     caption = (
-        "Per rung, each shot's rate-quality points: every trial (grey, joined per "
-        "shot in bitrate order) and the chosen one (blue); dashed: the rung's target."
+        f"Per rung, each shot's rate-quality points: {points}, joined per shot in bitrate "
+        "order) and the chosen one (blue); dashed: the rung's target."
     )
     return Plot("plot-rung-shots", "Rate-quality per shot and rung", caption, fig)
