@@ -152,10 +152,7 @@ def test_report_command_redraws_a_sidecar_and_writes_pngs(encoded, tmp_path):
     assert done["plots"] == ["plot-frames", "plot-bits", "plot-walks"]
     # The same figures as the page drawn during the encode (figures are deterministic).
     drawn = out.with_name(out.name + ".report.html").read_text()
-    assert (
-        page.read_text().split('id="plot-frames"')[1]
-        == drawn.split('id="plot-frames"')[1]
-    )
+    assert page.read_text().split('id="plot-frames"')[1] == drawn.split('id="plot-frames"')[1]
     for name in done["plots"]:
         image = Image.open(pngs / f"{name}.png")
         assert image.width > 800 and image.height > 200
@@ -272,3 +269,12 @@ def test_report_errors_are_one_line(tmp_path, cli):  # type: ignore[no-untyped-d
     assert not page.exists() and json.loads(good.read_text())["schema"] == sidecar.SCHEMA
     r = cli("encode", good, "-o", tmp_path / "o.mp4", "-c", "x264", "--report")
     assert r.code == 2 and "needs --target-vmaf" in r.stderr
+
+
+def test_drawing_is_imported_only_when_a_page_is_drawn():
+    import subprocess
+    import sys
+
+    probe = "import sys, vmaftune.cli; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,6 +1,6 @@
 """vmaftune: per-shot target-quality encoding with FFmpeg, libvmaf and tiny ONNX models.
 
-The public API (docs/api.md): four jobs, each a function of a typed request that returns
+The public API (docs/api.md): five jobs, each a function of a typed request that returns
 a `Run`; `run.wait(on_event)` gives the typed result, iterating over the run gives its
 events as they happen. Everything not named in `__all__` is private and may move.
 """
@@ -20,6 +20,7 @@ from vmaftune.run import events
 from vmaftune.run.events import Event, Run
 from vmaftune.run.ladder import LadderRequest, LadderResult, encode_ladder
 from vmaftune.run.once import OnceRequest, OnceResult, encode_once
+from vmaftune.run.report import ReportRequest, ReportResult, report
 from vmaftune.run.score import ScoreRequest, ScoreResult, score
 from vmaftune.run.target import TargetRequest, TargetResult, encode_target
 from vmaftune.steps.decide import ShotResult
@@ -35,6 +36,8 @@ __all__ = [
     "OnceResult",
     "OutputError",
     "ProcessError",
+    "ReportRequest",
+    "ReportResult",
     "Run",
     "ScoreRequest",
     "ScoreResult",
@@ -50,5 +53,6 @@ __all__ = [
     "encode_once",
     "encode_target",
     "events",
+    "report",
     "score",
 ]
