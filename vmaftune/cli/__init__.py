@@ -18,7 +18,7 @@ import typer
 try:  # Typer >= 0.26 vendors click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover - older Typer on real click
-    from click import ClickException  # type: ignore[no-redef,import-not-found]
+    from click import ClickException  # type: ignore[no-redef,import-not-found,assignment,unused-ignore]
 
 from vmaftune import __version__
 from vmaftune.cli import (

@@ -17,6 +17,7 @@ from vmaftune.cli.options import (
     AsJson,
     Codec,
     Engine,
+    Executor,
     Jobs,
     KeepWork,
     MaxShot,
@@ -24,6 +25,7 @@ from vmaftune.cli.options import (
     PixFmt,
     Pool,
     Preset,
+    RayAddress,
     Report,
     SearchMethod,
     Tolerance,
@@ -134,6 +136,8 @@ def command(
     verify: Verify = "all",
     max_interval: MaxInterval = MAX_HALF_WIDTH,
     report: Report = False,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Encode INPUT with one quality setting, or per shot to a target VMAF (--target-vmaf);
     report size, bitrate and VMAF. OUT is written under a temporary name and renamed when
@@ -167,7 +171,8 @@ def command(
         min_shot=min_shot, max_shot=max_shot, model=model, jobs=jobs, keep_work=keep_work,
         force=force, audio=audio, mode=mode, predictor=predictor, verify=verify,
         max_interval=max_interval, final_score=final_score, trial_subsample=trial_subsample,
-        report=report, command=("vmaftune", *sys.argv[1:]),
+        report=report, executor=executor, ray_address=ray_address,
+        command=("vmaftune", *sys.argv[1:]),
     )  # fmt: skip
     render = Renderer(as_json=as_json)
     try:

@@ -44,3 +44,19 @@ Report = Annotated[
         "ladder's DIR/report.html); see vmaftune report.",
     ),
 ]
+Executor = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Per-shot runs: where shots are decided: local (threads, --jobs) or ray (one "
+        "Ray task per shot; the work folder must be on storage every node sees).",
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="--executor ray: the cluster to join (host:port; default $RAY_ADDRESS, else a "
+        "Ray started on this machine).",
+    ),
+]

@@ -8,7 +8,9 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
 
 from vmaftune.edges import process
 from vmaftune.edges.toolchain import FFmpeg
@@ -29,6 +31,7 @@ from vmaftune.steps.probe import MediaInfo, Timeline
 from vmaftune.steps.shots import Shot, ShotOptions, detect
 from vmaftune.steps.trial import Job, Trial, measure, rescore
 from vmaftune.work.journal import Journal
+from vmaftune.work.pershot import PerShot
 from vmaftune.work.workdir import WorkDir
 
 
@@ -123,11 +126,69 @@ def decide_shot(
     return result
 
 
+def _drop_unchosen(work: WorkDir, result: ShotResult) -> None:
+    for t in result.trials:
+        if t.segment != result.chosen.segment:
+            (work.path / "segments" / t.segment).unlink(missing_ok=True)
+
+
+def decide_alone(
+    ffmpeg: FFmpeg, job: Job, shot: Shot, per_shot: PerShot, decision: Decision, emit: Emit,
+    keep_trials: bool = False,
+) -> ShotResult:  # fmt: skip
+    """One shot decided in its own work folder: what a Ray task or a shard does, and what
+    a join replays (nothing is encoded again when the shot's journal is complete)."""
+    work = per_shot.open(shot)
+    try:
+        result = decide_shot(ffmpeg, job, shot, work, decision, emit)
+        if not keep_trials:
+            _drop_unchosen(work, result)
+        return result
+    finally:
+        work.journal.close()
+
+
+class Placement(Protocol):
+    """Where a decided shot's chosen segment and its cut are kept."""
+
+    def segment(self, result: ShotResult) -> Path: ...
+
+    def shot_cut(self, ffmpeg: FFmpeg, job: Job, shot: Shot) -> Cut: ...
+
+
+@dataclass(frozen=True)
+class OneFolder:
+    """A local run's layout: one journal, every segment in WORK/segments/."""
+
+    work: WorkDir
+
+    def segment(self, result: ShotResult) -> Path:
+        return self.work.path / "segments" / result.chosen.segment
+
+    def shot_cut(self, ffmpeg: FFmpeg, job: Job, shot: Shot) -> Cut:
+        return shot_cut(ffmpeg, job, shot, self.work.journal)
+
+
+@dataclass(frozen=True)
+class ShotFolders:
+    """Shots decided elsewhere, each in its own folder (vmaftune.work.pershot)."""
+
+    per_shot: PerShot
+
+    def segment(self, result: ShotResult) -> Path:
+        return self.per_shot.segment(result)
+
+    def shot_cut(self, ffmpeg: FFmpeg, job: Job, shot: Shot) -> Cut:
+        return self.per_shot.cut(shot) or cuts.locate(
+            ffmpeg, job.source, job.frames, shot.start, shot.frames
+        )
+
+
 def run_shots(
     ffmpeg: FFmpeg,
     job: Job,
     shots: Sequence[Shot],
-    work: WorkDir,
+    work: WorkDir | PerShot,
     decision: Callable[[Shot], Decision],
     *,
     jobs: int,
@@ -135,7 +196,8 @@ def run_shots(
     keep_trials: bool = False,
 ) -> list[ShotResult]:
     """All shots, `jobs` at a time, longest first so the last ones to finish are short.
-    Segments of trials that were not chosen are removed unless `keep_trials`."""
+    Segments of trials that were not chosen are removed unless `keep_trials`. `work` is
+    the run's one folder, or per-shot folders (shards, a join's replay)."""
     lock = threading.Lock()
 
     def one_at_a_time(event: object) -> None:
@@ -143,11 +205,12 @@ def run_shots(
             emit(event)  # type: ignore[arg-type]
 
     def one(shot: Shot) -> ShotResult:
+        if isinstance(work, PerShot):
+            return decide_alone(ffmpeg, job, shot, work, decision(shot), one_at_a_time,
+                                keep_trials)  # fmt: skip
         result = decide_shot(ffmpeg, job, shot, work, decision(shot), one_at_a_time)
         if not keep_trials:
-            for t in result.trials:
-                if t.segment != result.chosen.segment:
-                    (work.path / "segments" / t.segment).unlink(missing_ok=True)
+            _drop_unchosen(work, result)
         return result
 
     order = sorted(shots, key=lambda s: (-s.frames, s.index))

@@ -19,7 +19,15 @@ from vmaftune.edges.toolchain import FFmpeg, resolve
 from vmaftune.errors import Interrupted, UsageError, VmaftuneError
 from vmaftune.run.events import Emit, Note, Resuming, Run, ShotsFound, progress_hook
 from vmaftune.run.report import render_page, report_path
-from vmaftune.run.shots import parallel_shots, run_shots, shot_cut, shots_and_frames, unreachable
+from vmaftune.run.shots import (
+    OneFolder,
+    Placement,
+    ShotFolders,
+    parallel_shots,
+    run_shots,
+    shots_and_frames,
+    unreachable,
+)
 from vmaftune.steps import cuts, encode, join, sidecar
 from vmaftune.steps.cuts import Cut, Frames
 from vmaftune.steps.decide import (
@@ -40,11 +48,13 @@ from vmaftune.steps.score import run as run_score
 from vmaftune.steps.shots import Shot, ShotOptions
 from vmaftune.steps.trial import Job, threads_per_job
 from vmaftune.steps.verify import check_shipped, composed_whole
+from vmaftune.work.pershot import PerShot
 from vmaftune.work.workdir import WorkDir, run_key
 from vmaftune.zoo import features
 from vmaftune.zoo.predictor import DEFAULT_PREDICTOR, CurveModel
 
 MODES = ("search", "predict")
+EXECUTORS = ("local", "ray")
 FINAL_SCORES = ("composed", "full")
 
 
@@ -77,6 +87,10 @@ class TargetRequest:
     # it is accepted (and the search goes on when that changes it).
     trial_subsample: int = 1
     report: bool = False  # also OUT.report.html (vmaftune.run.report)
+    # Where shots are decided: "local" threads (--jobs), or "ray": one Ray task per shot
+    # on the cluster at ray_address (None: $RAY_ADDRESS, else a Ray started here).
+    executor: str = "local"
+    ray_address: str | None = None
     command: tuple[str, ...] = ()  # recorded in the sidecar
 
 
@@ -97,7 +111,7 @@ def encode_target(request: TargetRequest, ffmpeg: FFmpeg | None = None) -> Run[T
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
     job: Job
     target: Target
     shots: ShotOptions
@@ -106,12 +120,14 @@ class _Plan:
     sample: int | None  # --verify sample:K
 
 
-def _plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
+def make_plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[Plan, Timeline]:
     encoder = encoders.get(req.codec)
     encode.require_container(req.output, encoder)
     target = Target(req.target_vmaf, req.tolerance, req.pool, req.search).checked()
     shot_options = ShotOptions(req.min_shot, req.max_shot).checked()
     jobs = parallel_shots(req.jobs)
+    if req.executor not in EXECUTORS:
+        raise UsageError(f"--executor must be local or ray, not {req.executor!r}")
     for path in (req.output, *sidecar.paths(req.output), *_report_paths(req)):
         check_output(path, [req.input], force=req.force)
     source, demuxed = read(req.input)
@@ -121,7 +137,9 @@ def _plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
         join.require_audio(req.input, req.output)
     encode.require_encoder(ffmpeg, encoder, pix_fmt)
     require_libvmaf(ffmpeg)
-    threads = threads_per_job(jobs)
+    # A Ray task is one shot on one CPU: its encoder runs single-threaded, as in a local
+    # run with one shot per core, so both give the same bytes.
+    threads = 1 if req.executor == "ray" else threads_per_job(jobs)
     job = Job(
         source=source,
         frames=Frames((), demuxed),  # until the shot detection's decode
@@ -142,7 +160,7 @@ def _plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
     if req.max_interval <= 0:
         raise UsageError("--max-interval must be above 0")
     curve = CurveModel(req.predictor) if req.mode == "predict" else None
-    return _Plan(job, target, shot_options, jobs, curve, sample), demuxed
+    return Plan(job, target, shot_options, jobs, curve, sample), demuxed
 
 
 def _report_paths(req: TargetRequest) -> tuple[Path, ...]:
@@ -160,7 +178,7 @@ def _sample_size(verify: str, mode: str) -> int | None:
     return int(count)
 
 
-def _open_work(req: TargetRequest, p: _Plan, ffmpeg: FFmpeg) -> WorkDir:
+def open_work(req: TargetRequest, p: Plan, ffmpeg: FFmpeg) -> WorkDir:
     o = p.shots
     identity = {
         **p.job.identity(ffmpeg),
@@ -177,15 +195,15 @@ def _open_work(req: TargetRequest, p: _Plan, ffmpeg: FFmpeg) -> WorkDir:
 
 def _run(req: TargetRequest, ffmpeg: FFmpeg, emit: Emit) -> TargetResult:
     started = time.monotonic()
-    p, demuxed = _plan(req, ffmpeg)
+    p, demuxed = make_plan(req, ffmpeg)
     with output_lock(req.output):
         return _locked(req, ffmpeg, emit, p, demuxed, started)
 
 
 def _locked(
-    req: TargetRequest, ffmpeg: FFmpeg, emit: Emit, p: _Plan, demuxed: Timeline, started: float
+    req: TargetRequest, ffmpeg: FFmpeg, emit: Emit, p: Plan, demuxed: Timeline, started: float
 ) -> TargetResult:
-    work = _open_work(req, p, ffmpeg)
+    work = open_work(req, p, ffmpeg)
     try:
         return _decided(req, ffmpeg, emit, p, demuxed, started, work)
     except VmaftuneError as exc:
@@ -197,12 +215,12 @@ def _locked(
 
 
 def _decided(
-    req: TargetRequest, ffmpeg: FFmpeg, emit: Emit, p: _Plan, demuxed: Timeline, started: float,
+    req: TargetRequest, ffmpeg: FFmpeg, emit: Emit, p: Plan, demuxed: Timeline, started: float,
     work: WorkDir,
 ) -> TargetResult:  # fmt: skip
     if work.journal.resumed:
         emit(Resuming(work.path))
-    lap = _Laps(started)
+    lap = Laps(started)
     lap("plan")
     shots, frames = shots_and_frames(ffmpeg, p.job.source, demuxed, p.shots, [work])
     job = p.job.with_frames(frames)
@@ -210,10 +228,26 @@ def _decided(
     predictions = _predictions(ffmpeg, p.curve, job, p.target, shots, work, req.max_interval)
     lap("features")
     emit(ShotsFound(tuple(shots), frames.count, p.jobs, work.journal.resumed))
-    results, verify = _decide(ffmpeg, replace(p, job=job), shots, work, predictions, req, emit)
+    p = replace(p, job=job)
+    placement: Placement = OneFolder(work)
+    if req.executor == "ray":
+        placement = ShotFolders(PerShot(work.path.resolve(), work.key))
+    results, verify = _decide(ffmpeg, p, shots, work, placement, predictions, req, emit)
     lap("trials")
+    return finish(req, ffmpeg, emit, p, results, verify, placement, work, started, lap)
+
+
+def finish(
+    req: TargetRequest, ffmpeg: FFmpeg, emit: Emit, p: Plan, results: list[ShotResult],
+    verify: dict[str, Any] | None, placement: Placement, work: WorkDir, started: float,
+    lap: Laps,
+) -> TargetResult:  # fmt: skip
+    """From decided shots to OUT: join in the work folder, OUT's whole-file VMAF and its
+    checks, the sidecars (and the report), then OUT renamed into place. A local run, a Ray
+    run and `vmaftune join` all end here, so the same segments make the same OUT."""
+    job, frames = p.job, p.job.frames
     joined = work.path / f"joined{req.output.suffix}"
-    segments = [work.path / "segments" / r.chosen.segment for r in results]
+    segments = [placement.segment(r) for r in results]
     audio = req.audio and job.source.has_audio
     pairs = [(r.shot, s) for r, s in zip(results, segments, strict=True)]
     join.join(pairs, frames.timeline, req.input, joined, audio=audio)
@@ -227,7 +261,7 @@ def _decided(
     else:
         # What makes the trials' scores the output's: the source frames each shot was
         # cut from are its own, and the output's frames are the segments'.
-        windows = [(r.shot.index, r.shot.start, shot_cut(ffmpeg, job, r.shot, work.journal))
+        windows = [(r.shot.index, r.shot.start, placement.shot_cut(ffmpeg, job, r.shot))
                    for r in results]  # fmt: skip
         cuts.check_windows(ffmpeg, job.source, frames, windows)
         by_shot = [(r.shot.index, s) for r, s in zip(results, segments, strict=True)]
@@ -246,7 +280,7 @@ def _decided(
     return TargetResult(req.output, paths, tuple(results), whole, doc, page)
 
 
-class _Laps:
+class Laps:
     """Wall time of each part of a run (this run's, not a resumed one's before it): where
     the time beside the trials goes (issue 18, item 7)."""
 
@@ -281,7 +315,7 @@ def _predictions(
 
 
 def _decide(
-    ffmpeg: FFmpeg, p: _Plan, shots: list[Shot], work: WorkDir,
+    ffmpeg: FFmpeg, p: Plan, shots: list[Shot], work: WorkDir, placement: Placement,
     predictions: dict[int, ShotPrediction] | None, req: TargetRequest, emit: Emit,
 ) -> tuple[list[ShotResult], dict[str, Any] | None]:  # fmt: skip
     """Every shot decided; with --verify sample:K, the sample first (the seed's pattern:
@@ -290,6 +324,12 @@ def _decide(
     knob = p.job.encoder.quality
 
     def run(chosen: list[Shot], decision: Any) -> list[ShotResult]:
+        if isinstance(placement, ShotFolders):
+            from vmaftune.run.ray_shots import ray_shots
+
+            return ray_shots(ffmpeg, p.job, chosen, placement.per_shot, decision,
+                             address=req.ray_address, emit=emit,
+                             keep_trials=req.keep_work)  # fmt: skip
         return run_shots(ffmpeg, p.job, chosen, work, decision, jobs=p.jobs, emit=emit,
                          keep_trials=req.keep_work)  # fmt: skip
 
@@ -329,7 +369,7 @@ def _score_whole(
 
 
 def _facts(
-    req: TargetRequest, p: _Plan, job: Job, output: MediaInfo, whole: Score, work: WorkDir,
+    req: TargetRequest, p: Plan, job: Job, output: MediaInfo, whole: Score, work: WorkDir,
     verify: dict[str, Any] | None, started: float, ffmpeg: FFmpeg, parts: dict[str, float],
 ) -> sidecar.RunFacts:  # fmt: skip
     curve = p.curve

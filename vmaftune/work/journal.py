@@ -28,8 +28,18 @@ CREATE TABLE IF NOT EXISTS done (shot INTEGER PRIMARY KEY, data TEXT NOT NULL);
 
 
 class Journal:
-    def __init__(self, path: Path, run_key: str) -> None:
+    def __init__(self, path: Path, run_key: str, *, read_only: bool = False) -> None:
         self._lock = threading.Lock()
+        if read_only:
+            # Another process may own the journal: look, never reset or write.
+            try:
+                self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True,
+                                           check_same_thread=False)  # fmt: skip
+                row = self._db.execute("SELECT value FROM meta WHERE key='run'").fetchone()
+            except sqlite3.Error as exc:
+                raise OutputError(f"{path}: cannot read the run journal ({exc})") from exc
+            self.resumed = row is not None and row[0] == run_key
+            return
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -28,6 +28,7 @@ def run_key(identity: dict[str, Any]) -> str:
 class WorkDir:
     path: Path
     journal: Journal = field(init=False)
+    key: str = field(init=False, default="")  # the run key it was opened with
 
     @staticmethod
     def beside(output: Path) -> Path:
@@ -41,6 +42,7 @@ class WorkDir:
         # Half-written segments of a killed run: never recorded, so never trusted.
         for stale in (self.path / "segments").glob(".*.partial*"):
             stale.unlink(missing_ok=True)
+        self.key = run_key
         self.journal = Journal(self.path / "journal.sqlite", run_key)
         if not self.journal.resumed:
             for old in (self.path / "segments").iterdir():
