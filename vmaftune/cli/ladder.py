@@ -14,6 +14,7 @@ from vmaftune.cli.common import emit, out, settings
 from vmaftune.cli.options import (
     AsJson,
     Codec,
+    Executor,
     Jobs,
     KeepWork,
     MaxShot,
@@ -21,6 +22,7 @@ from vmaftune.cli.options import (
     PixFmt,
     Pool,
     Preset,
+    RayAddress,
     Report,
     SearchMethod,
     Tolerance,
@@ -65,6 +67,8 @@ def command(
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace DIR's content.")] = False,
     as_json: AsJson = False,
     report: Report = False,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Encode INPUT into an HLS ladder: each rung per shot at its own target VMAF,
     keyframes aligned across rungs at shot starts, DIR/master.m3u8 and DIR/ladder.json."""
@@ -72,7 +76,8 @@ def command(
         input=input, output=output, codec=codec, rungs=rungs, score_at=score_at, preset=preset,
         pix_fmt=pix_fmt, pool=pool, tolerance=tolerance, search=search_method, model=model,
         jobs=jobs, keep_work=keep_work, min_shot=min_shot, max_shot=max_shot, force=force,
-        report=report, command=("vmaftune", *sys.argv[1:]),
+        report=report, executor=executor, ray_address=ray_address,
+        command=("vmaftune", *sys.argv[1:]),
     )  # fmt: skip
     render = Renderer(as_json=as_json, notes_json=True)
     try:

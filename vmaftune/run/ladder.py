@@ -22,7 +22,15 @@ from vmaftune.edges.toolchain import FFmpeg, resolve
 from vmaftune.errors import UsageError
 from vmaftune.run.events import Emit, Note, Resuming, Run, RungStart, ShotsFound
 from vmaftune.run.report import render_page
-from vmaftune.run.shots import parallel_shots, run_shots, shots_and_frames, unreachable
+from vmaftune.run.shots import (
+    OneFolder,
+    Placement,
+    ShotFolders,
+    parallel_shots,
+    run_shots,
+    shots_and_frames,
+    unreachable,
+)
 from vmaftune.steps import cuts, encode, hls, join, rungs, sidecar
 from vmaftune.steps.cuts import Frames
 from vmaftune.steps.decide import Decision, Search, ShotResult
@@ -32,6 +40,7 @@ from vmaftune.steps.report.document import Document
 from vmaftune.steps.score import DEFAULT_VMAF_MODEL, VmafOptions, require_libvmaf
 from vmaftune.steps.shots import Shot, ShotOptions
 from vmaftune.steps.trial import Job, threads_per_job
+from vmaftune.work.pershot import PerShot
 from vmaftune.work.workdir import WorkDir, run_key
 
 REPORT = "report.html"  # with --report, beside ladder.json
@@ -57,6 +66,8 @@ class LadderRequest:
     max_shot: float = 6.0
     force: bool = False
     report: bool = False  # also DIR/report.html (vmaftune.run.report)
+    executor: str = "local"  # or "ray", as TargetRequest.executor
+    ray_address: str | None = None
     command: tuple[str, ...] = ()  # recorded in ladder.json
 
 
@@ -113,7 +124,9 @@ def _plan(req: LadderRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
     pix_fmt = encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
     encode.require_encoder(ffmpeg, encoder, pix_fmt)
     require_libvmaf(ffmpeg)
-    threads = threads_per_job(parallel)
+    if req.executor not in ("local", "ray"):
+        raise UsageError(f"--executor must be local or ray, not {req.executor!r}")
+    threads = 1 if req.executor == "ray" else threads_per_job(parallel)
     vmaf = VmafOptions(model=req.model, threads=threads).checked()
     jobs = {}
     for rung in planned:
@@ -154,6 +167,11 @@ def _locked(
     shots, decoded = shots_and_frames(ffmpeg, first.source, demuxed, o, list(work.values()))
     jobs = {name: j.with_frames(decoded) for name, j in p.jobs.items()}
     emit(ShotsFound(tuple(shots), decoded.count, p.parallel, False, tuple(jobs)))
+    per_shot = {name: PerShot(w.path.resolve(), w.key) for name, w in work.items()}
+    place: dict[str, Placement] = {
+        name: ShotFolders(per_shot[name]) if req.executor == "ray" else OneFolder(w)
+        for name, w in work.items()
+    }
     done: list[tuple[rungs.Rung, list[ShotResult]]] = []
     for rung in p.rungs:
         emit(RungStart(rung))
@@ -163,11 +181,18 @@ def _locked(
         def decision(_shot: Shot, search: Search = search) -> Decision:
             return search
 
-        results = run_shots(ffmpeg, job, shots, work[rung.name], decision, jobs=p.parallel,
-                            emit=emit, keep_trials=req.keep_work)  # fmt: skip
+        if req.executor == "ray":
+            from vmaftune.run.ray_shots import ray_shots
+
+            results = ray_shots(ffmpeg, job, shots, per_shot[rung.name], decision,
+                                address=req.ray_address, emit=emit,
+                                keep_trials=req.keep_work)  # fmt: skip
+        else:
+            results = run_shots(ffmpeg, job, shots, work[rung.name], decision, jobs=p.parallel,
+                                emit=emit, keep_trials=req.keep_work)  # fmt: skip
         done.append((rung, results))
     source = jobs[p.rungs[0].name].source
-    result = _write(req, ffmpeg, p, source, done, work, decoded.timeline, started)
+    result = _write(req, ffmpeg, p, source, done, place, decoded.timeline, started)
     _clean(req, root, work)
     for rung_result in result.rungs:
         r = rung_result.rung
@@ -179,10 +204,10 @@ def _locked(
 
 def _write(
     req: LadderRequest, ffmpeg: FFmpeg, p: _Plan, source: Any,
-    done: list[tuple[rungs.Rung, list[ShotResult]]], work: dict[str, WorkDir],
+    done: list[tuple[rungs.Rung, list[ShotResult]]], place: dict[str, Placement],
     frames: Timeline, started: float,
 ) -> LadderResult:  # fmt: skip
-    chosen = {rung.name: [(r.shot, work[rung.name].path / "segments" / r.chosen.segment)
+    chosen = {rung.name: [(r.shot, place[rung.name].segment(r))
                           for r in results] for rung, results in done}  # fmt: skip
     # One decode delay for all rungs: a frame has the same timestamp in every rung.
     delay = max(join.reorder_delay(c, frames) for c in chosen.values())

@@ -32,9 +32,7 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise UsageError(
-            "--executor ray needs Ray: pip install 'vmaftune[ray]'"
-        ) from exc
+        raise UsageError("--executor ray needs Ray: pip install 'vmaftune[ray]'") from exc
     return ray
 
 
