@@ -31,6 +31,7 @@ from vmaftune.cli import (
     probe,
     report,
     score,
+    shards,
     shots,
 )
 from vmaftune.cli.common import Settings
@@ -85,6 +86,9 @@ app.command("shots")(shots.command)
 app.command("encode")(encode.command)
 app.command("ladder")(ladder.command)
 app.command("report")(report.command)
+app.command("plan")(shards.plan_command)
+app.command("run")(shards.run_command)
+app.command("join")(shards.join_command)
 app.add_typer(models.app, name="models")
 app.add_typer(corpus.app, name="corpus")
 

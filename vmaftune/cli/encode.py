@@ -179,7 +179,7 @@ def command(
         result = encode_target(target, ffmpeg()).wait(render)
     finally:
         render.close()
-    _target_done(result, as_json)
+    target_done(result, as_json)
 
 
 def _once_done(r: OnceResult, as_json: bool) -> None:
@@ -203,7 +203,7 @@ def _once_done(r: OnceResult, as_json: bool) -> None:
     out.print(table)
 
 
-def _target_done(r: TargetResult, as_json: bool) -> None:
+def target_done(r: TargetResult, as_json: bool) -> None:
     doc: dict[str, Any] = r.document
     o, t = doc["output"], doc["totals"]
     if as_json:

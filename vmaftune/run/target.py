@@ -55,6 +55,7 @@ from vmaftune.zoo.predictor import DEFAULT_PREDICTOR, CurveModel
 
 MODES = ("search", "predict")
 EXECUTORS = ("local", "ray")
+SHARDS = "shards"  # plan/run/join (vmaftune.run.shards): not an --executor choice
 FINAL_SCORES = ("composed", "full")
 
 
@@ -120,26 +121,29 @@ class Plan:
     sample: int | None  # --verify sample:K
 
 
-def make_plan(req: TargetRequest, ffmpeg: FFmpeg) -> tuple[Plan, Timeline]:
+def make_plan(req: TargetRequest, ffmpeg: FFmpeg, *, publish: bool = True) -> tuple[Plan, Timeline]:
+    """Check the request and read the source. `publish=False`: the run writes no OUT
+    (`vmaftune plan`, `vmaftune run --shard`), so OUT's checks wait for the join."""
     encoder = encoders.get(req.codec)
-    encode.require_container(req.output, encoder)
+    if publish:
+        encode.require_container(req.output, encoder)
     target = Target(req.target_vmaf, req.tolerance, req.pool, req.search).checked()
     shot_options = ShotOptions(req.min_shot, req.max_shot).checked()
     jobs = parallel_shots(req.jobs)
-    if req.executor not in EXECUTORS:
+    if req.executor not in (*EXECUTORS, SHARDS):
         raise UsageError(f"--executor must be local or ray, not {req.executor!r}")
-    for path in (req.output, *sidecar.paths(req.output), *_report_paths(req)):
+    for path in (req.output, *sidecar.paths(req.output), *_report_paths(req)) if publish else ():
         check_output(path, [req.input], force=req.force)
     source, demuxed = read(req.input)
     pix_fmt = encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
     encode.require_size(source, encoder, pix_fmt)
-    if req.audio and source.has_audio:
+    if publish and req.audio and source.has_audio:
         join.require_audio(req.input, req.output)
     encode.require_encoder(ffmpeg, encoder, pix_fmt)
     require_libvmaf(ffmpeg)
-    # A Ray task is one shot on one CPU: its encoder runs single-threaded, as in a local
-    # run with one shot per core, so both give the same bytes.
-    threads = 1 if req.executor == "ray" else threads_per_job(jobs)
+    # A Ray task or a shard's shot runs its encoder single-threaded, as a local run with
+    # one shot per core does, so all give the same bytes.
+    threads = threads_per_job(jobs) if req.executor == "local" else 1
     job = Job(
         source=source,
         frames=Frames((), demuxed),  # until the shot detection's decode
@@ -179,6 +183,11 @@ def _sample_size(verify: str, mode: str) -> int | None:
 
 
 def open_work(req: TargetRequest, p: Plan, ffmpeg: FFmpeg) -> WorkDir:
+    return WorkDir(WorkDir.beside(req.output)).open(run_key(run_identity(req, p, ffmpeg)))
+
+
+def run_identity(req: TargetRequest, p: Plan, ffmpeg: FFmpeg) -> dict[str, Any]:
+    """What of a run changes its result: the work folder's key."""
     o = p.shots
     identity = {
         **p.job.identity(ffmpeg),
@@ -190,7 +199,7 @@ def open_work(req: TargetRequest, p: Plan, ffmpeg: FFmpeg) -> WorkDir:
     }
     if p.curve is not None:
         identity["predictor"] = p.curve.sha256
-    return WorkDir(WorkDir.beside(req.output)).open(run_key(identity))
+    return identity
 
 
 def _run(req: TargetRequest, ffmpeg: FFmpeg, emit: Emit) -> TargetResult:
@@ -225,7 +234,7 @@ def _decided(
     shots, frames = shots_and_frames(ffmpeg, p.job.source, demuxed, p.shots, [work])
     job = p.job.with_frames(frames)
     lap("shots")
-    predictions = _predictions(ffmpeg, p.curve, job, p.target, shots, work, req.max_interval)
+    predictions = predictions_for(ffmpeg, p.curve, job, p.target, shots, work, req.max_interval)
     lap("features")
     emit(ShotsFound(tuple(shots), frames.count, p.jobs, work.journal.resumed))
     p = replace(p, job=job)
@@ -294,7 +303,7 @@ class Laps:
         self.last = now
 
 
-def _predictions(
+def predictions_for(
     ffmpeg: FFmpeg, curve: CurveModel | None, job: Job, target: Target, shots: list[Shot],
     work: WorkDir, max_interval: float,
 ) -> dict[int, ShotPrediction] | None:  # fmt: skip

@@ -1,0 +1,236 @@
+"""Past one machine (issue 21): shards of a plan run as separate processes and joined, and
+shots as tasks on a real Ray cluster started on loopback (a head and a worker node), each
+giving the same OUT, byte for byte, as a local run; a shard killed and rerun, a Ray worker
+killed mid-shot."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.kill import kill_after_probes
+from vmaftune.errors import UsageError
+from vmaftune.run.shards import assign, parse_shard
+from vmaftune.steps.shots import Shot
+
+from .conftest import cli_subprocess
+
+CORES = os.cpu_count() or 1
+TARGET = ("-c", "x264", "--preset", "veryfast", "--target-vmaf", "90")
+VENV_BIN = Path(sys.executable).parent
+
+
+def _shots(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """What a sidecar says of each shot, timings and provenance left out."""
+    return [(s["index"], s["start_frame"], s["end_frame"], s["setting"], s["verdict"],
+             s["vmaf"], s["bytes"], [(p["setting"], p["vmaf"], p["bytes"]) for p in s["probes"]])
+            for s in doc["shots"]]  # fmt: skip
+
+
+def _sidecar(out: Path) -> dict[str, Any]:
+    return dict(json.loads(Path(f"{out}.shots.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def local(cut_clip, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The reference: a local run with one shot per core, so each encoder runs on one
+    thread, as in every shard and Ray task."""
+    src = cut_clip[0]
+    out = tmp_path_factory.mktemp("local") / "out.mp4"
+    r = cli_subprocess("encode", src, "-o", out, *TARGET, "--jobs", str(CORES))
+    assert r.code == 0, r.stderr
+    return src, out
+
+
+def test_shards_joined_give_the_local_output_byte_for_byte(local, tmp_path):
+    src, reference = local
+    plan = tmp_path / "job.plan.json"
+    r = cli_subprocess("plan", src, "-o", plan, *TARGET, "--json")
+    assert r.code == 0, r.stderr
+    shots = json.loads(plan.read_text())["shots"]
+    assert len(shots) >= 4
+    # Three shards at once, as three children of a batch array would run.
+    procs = [subprocess.Popen([sys.executable, "-m", "vmaftune", "run", str(plan), "--shard",
+                               f"{i}/3", "--json"], stdout=subprocess.PIPE, text=True)
+             for i in range(3)]  # fmt: skip
+    done = [json.loads(p.communicate()[0].splitlines()[-1]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(i for d in done for i in d["shots"]) == [s["index"] for s in shots]
+    out = tmp_path / "out.mp4"
+    r = cli_subprocess("join", plan, "-o", out, "--json")
+    assert r.code == 0, r.stderr
+    assert out.read_bytes() == reference.read_bytes()
+    assert _shots(_sidecar(out)) == _shots(_sidecar(reference))
+    assert _sidecar(out)["totals"]["encodes"] == 0  # the join replayed, encoded nothing
+    assert not (tmp_path / "job.plan.json.vmaftune-work").exists()
+
+
+def test_a_killed_shard_is_named_by_the_join_and_its_rerun_finishes_it(local, tmp_path):
+    src, reference = local
+    plan = tmp_path / "p.json"
+    assert cli_subprocess("plan", src, "-o", plan, *TARGET).code == 0
+    assert cli_subprocess("run", plan, "--shard", "1/2").code == 0
+    killed = kill_after_probes([sys.executable, "-m", "vmaftune", "run", str(plan), "--shard",
+                                "0/2", "--json"], 2)  # fmt: skip
+    assert len(killed) == 2
+    out = tmp_path / "out.mp4"
+    r = cli_subprocess("join", plan, "-o", out)
+    assert r.code == 3 and "shard 0/2 (started, not finished" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()
+    # The rerun keeps the two trials that finished, and a rerun of a finished shard
+    # encodes nothing.
+    again = cli_subprocess("run", plan, "--shard", "0/2", "--json")
+    assert again.code == 0, again.stderr
+    encodes = again.ndjson()[-1]["encodes"]
+    trials = sum(len(s["probes"]) for s in _sidecar(reference)["shots"])
+    assert encodes > 0
+    assert cli_subprocess("run", plan, "--shard", "1/2", "--json").ndjson()[-1]["encodes"] == 0
+    r = cli_subprocess("join", plan, "-o", out, "--keep-work")
+    assert r.code == 0, r.stderr
+    assert out.read_bytes() == reference.read_bytes()
+    redone = sum(not p.get("resumed") for s in _sidecar(out)["shots"] for p in s["probes"])
+    assert redone == 0 and encodes <= trials
+
+
+def test_plan_errors_are_one_line(cut_clip, tmp_path):
+    src = cut_clip[0]
+    not_plan = tmp_path / "x.json"
+    not_plan.write_text('{"schema": "other"}')
+    r = cli_subprocess("run", not_plan, "--shard", "0/2")
+    assert r.code == 3 and "not a vmaftune plan" in r.stderr
+    r = cli_subprocess("run", tmp_path / "missing.json", "--shard", "0/2")
+    assert r.code == 3 and "no such plan" in r.stderr
+    copy = tmp_path / "src.mp4"
+    copy.write_bytes(src.read_bytes())
+    plan = tmp_path / "p.json"
+    assert cli_subprocess("plan", copy, "-o", plan, *TARGET).code == 0
+    r = cli_subprocess("plan", copy, "-o", plan, *TARGET)
+    assert r.code == 3 and "exists; pass --force" in r.stderr
+    for bad in ("3/2", "x/2", "2", "auto"):
+        r = cli_subprocess("run", plan, "--shard", bad)
+        assert r.code == 2 and "--shard" in r.stderr, (bad, r.stderr)
+    os.utime(copy, (time.time() + 10, time.time() + 10))  # the source changed
+    r = cli_subprocess("run", plan, "--shard", "0/2")
+    assert r.code == 3 and "changed since the plan was made" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_shard_auto_reads_the_batch_arrays_index():
+    assert parse_shard("2/5", {}) == (2, 5)
+    assert parse_shard("auto/4", {"JOB_COMPLETION_INDEX": "3"}) == (3, 4)
+    assert parse_shard("auto", {"AWS_BATCH_JOB_ARRAY_INDEX": "0", "VMAFTUNE_SHARDS": "2"}) == (
+        0, 2)  # fmt: skip
+    bad = [("auto", {"VMAFTUNE_SHARDS": "2"}), ("auto", {"JOB_COMPLETION_INDEX": "1"}),
+           ("auto/2", {"JOB_COMPLETION_INDEX": "2"}), ("-1/2", {}), ("1/0", {})]  # fmt: skip
+    for spec, env in bad:
+        with pytest.raises(UsageError):
+            parse_shard(spec, env)
+
+
+def test_assign_gives_each_shot_to_one_shard_and_balances_frames():
+    shots = [Shot(i, i * 100, i * 100 + n, i * 4.0, (i * 100 + n) / 25, "hard")
+             for i, n in enumerate([100, 10, 90, 20, 80, 30, 70, 40])]  # fmt: skip
+    parts = assign(shots, 3)
+    assert sorted(s.index for p in parts for s in p) == list(range(8))
+    loads = [sum(s.frames for s in p) for p in parts]
+    assert max(loads) - min(loads) <= 30
+    assert assign(shots, 3) == parts  # every shard computes the same split
+    assert [len(p) for p in assign(shots[:2], 4)] == [1, 1, 0, 0]
+
+
+# ---- Ray ---------------------------------------------------------------------------
+
+ray_missing = pytest.mark.skipif(
+    not (VENV_BIN / "ray").exists(), reason="ray is not installed (pip install 'vmaftune[ray]')"
+)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """A Ray head and one worker node on loopback, one CPU each: two nodes that share
+    this machine's disk, as a cluster shares a mount. Token authentication on (Ray's
+    default for `ray start`), the token given to every node and driver by environment."""
+    ray = str(VENV_BIN / "ray")
+    temp = tmp_path_factory.mktemp("ray")
+    port = 46379
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+            "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip
+    saved = {k: os.environ.get(k) for k in auth}
+    os.environ.update(auth)
+    common = ["--num-cpus", "1", "--object-store-memory", str(100 * 2**20),
+              "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]  # fmt: skip
+    address = f"127.0.0.1:{port}"
+    try:
+        head = ["--head", "--port", str(port), "--include-dashboard=false", "--temp-dir", str(temp)]
+        subprocess.run([ray, "start", *head, *common], check=True, capture_output=True)
+        subprocess.run([ray, "start", "--address", address, *common], check=True,
+                       capture_output=True)  # fmt: skip
+        yield address
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@ray_missing
+def test_ray_cluster_gives_the_local_output_byte_for_byte(local, ray_cluster, tmp_path):
+    src, reference = local
+    out = tmp_path / "out.mp4"
+    r = cli_subprocess("encode", src, "-o", out, *TARGET, "--executor", "ray", "--ray-address",
+                       ray_cluster, "--json")  # fmt: skip
+    assert r.code == 0, r.stderr
+    assert out.read_bytes() == reference.read_bytes()
+    assert _shots(_sidecar(out)) == _shots(_sidecar(reference))
+    assert not (tmp_path / "out.mp4.vmaftune-work").exists()
+
+
+@ray_missing
+def test_a_killed_ray_worker_is_retried_and_a_killed_driver_resumes(local, ray_cluster, tmp_path):
+    src, reference = local
+    out = tmp_path / "out.mp4"
+    argv = [sys.executable, "-m", "vmaftune", "encode", str(src), "-o", str(out), *TARGET,
+            "--executor", "ray", "--ray-address", ray_cluster, "--json"]  # fmt: skip
+    driver = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Kill the first worker process found deciding a shot (SIGKILL: the node sees it die).
+    killed = _kill_a_task_worker(deadline=time.monotonic() + 120)
+    stdout, stderr = driver.communicate(timeout=600)
+    assert killed, "no Ray worker was seen running a shot"
+    assert driver.returncode == 0, stderr
+    assert out.read_bytes() == reference.read_bytes()
+    # A driver killed after some trials: the rerun decides the finished shots from their
+    # journals (no task) and the output is the same.
+    out2 = tmp_path / "again.mp4"
+    argv2 = [*argv[:6], str(out2), *argv[7:]]
+    assert len(kill_after_probes(argv2, 1)) == 1
+    r = cli_subprocess(*argv2[3:])
+    assert r.code == 0, r.stderr
+    assert out2.read_bytes() == reference.read_bytes()
+    assert any(p["resumed"] for s in _sidecar(out2)["shots"] for p in s["probes"])
+    assert stdout
+
+
+def _kill_a_task_worker(deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        found = subprocess.run(["pgrep", "-f", "ray::_shot_task"], capture_output=True,
+                               text=True).stdout.split()  # fmt: skip
+        if found:
+            time.sleep(0.5)  # let it start an encode
+            try:
+                os.kill(int(found[0]), signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            return True
+        time.sleep(0.1)
+    return False
