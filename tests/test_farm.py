@@ -124,6 +124,18 @@ def test_plan_errors_are_one_line(cut_clip, tmp_path):
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+def test_executor_errors_are_one_line(cut_clip, tmp_path, cli):  # type: ignore[no-untyped-def]
+    src = cut_clip[0]
+    out = tmp_path / "o.mp4"
+    r = cli("encode", src, "-o", out, *TARGET, "--executor", "slurm")
+    assert r.code == 2 and "--executor must be local or ray" in r.stderr
+    r = cli("ladder", src, "-o", tmp_path / "hls", "-c", "x264", "--executor", "slurm")
+    assert r.code == 2 and "--executor must be local or ray" in r.stderr
+    r = cli("plan", src, "-o", tmp_path / "p.json", "-c", "x264")
+    assert r.code == 2 and "needs --target-vmaf" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_shard_auto_reads_the_batch_arrays_index():
     assert parse_shard("2/5", {}) == (2, 5)
     assert parse_shard("auto/4", {"JOB_COMPLETION_INDEX": "3"}) == (3, 4)

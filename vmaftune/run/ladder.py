@@ -107,6 +107,8 @@ class _Plan:
 
 def _plan(req: LadderRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
     encoder = encoders.get(req.codec)
+    if req.executor not in ("local", "ray"):
+        raise UsageError(f"--executor must be local or ray, not {req.executor!r}")
     if req.score_at not in rungs.SCORE_AT:
         raise UsageError(f"--score-at must be one of {', '.join(rungs.SCORE_AT)}")
     specs = rungs.parse(req.rungs)
@@ -124,8 +126,6 @@ def _plan(req: LadderRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
     pix_fmt = encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
     encode.require_encoder(ffmpeg, encoder, pix_fmt)
     require_libvmaf(ffmpeg)
-    if req.executor not in ("local", "ray"):
-        raise UsageError(f"--executor must be local or ray, not {req.executor!r}")
     threads = 1 if req.executor == "ray" else threads_per_job(parallel)
     vmaf = VmafOptions(model=req.model, threads=threads).checked()
     jobs = {}
