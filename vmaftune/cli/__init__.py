@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
 import signal
 import sys
 import threading
 import traceback
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -36,6 +38,7 @@ from vmaftune.cli import (
 )
 from vmaftune.cli.common import Settings
 from vmaftune.errors import InternalError, Interrupted, OutputError, Terminated, VmaftuneError
+from vmaftune.zoo import signatures
 
 app = typer.Typer(
     name="vmaftune",
@@ -70,7 +73,29 @@ def _global(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
     ] = False,
+    require_signed: Annotated[
+        bool,
+        typer.Option(
+            "--require-signed",
+            help="Refuse any model (by id or path) whose signature does not verify with a "
+            "trusted key (also $VMAFTUNE_REQUIRE_SIGNED=1).",
+        ),
+    ] = False,
+    trusted_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trusted-key",
+            help="A public key (PEM) to trust beside the zoo's, e.g. your own for models "
+            "you retrained and signed; repeatable.",
+        ),
+    ] = None,
 ) -> None:
+    # The model loader reads these from the environment, as children of this process do.
+    if require_signed:
+        os.environ[signatures.ENV_REQUIRE] = "1"
+    if trusted_key:
+        known = [p for p in os.environ.get(signatures.ENV_KEYS, "").split(os.pathsep) if p]
+        os.environ[signatures.ENV_KEYS] = os.pathsep.join([*known, *map(str, trusted_key)])
     ctx.obj = Settings(ffmpeg_path=ffmpeg, verbose=verbose)
     if ffmpeg is not None:
         ctx.obj.ffmpeg()  # a bad --ffmpeg fails here, even for commands that need no FFmpeg
@@ -119,8 +144,23 @@ def _sigterm_raises() -> Iterator[None]:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; nothing escapes as a traceback."""
-    with _sigterm_raises():
+    with _sigterm_raises(), _environment_kept(signatures.ENV_REQUIRE, signatures.ENV_KEYS):
         return _run(argv)
+
+
+@contextlib.contextmanager
+def _environment_kept(*names: str) -> Iterator[None]:
+    """Global options set variables for this command only (run() is also called many
+    times in one process, by tests and by Python callers)."""
+    saved = {n: os.environ.get(n) for n in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _run(argv: Sequence[str] | None) -> int:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from vmaftune.encoders import data_dir
 from vmaftune.errors import InputError, UsageError
+from vmaftune.zoo import signatures
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -350,9 +351,12 @@ def verify(reg: Registry, entry: ModelEntry) -> bytes:
 
 
 def load(name: str, *, kind: str | None = None, folder: Path | None = None) -> LoadedModel:
-    """Resolve and check a model named by registry id or by path."""
+    """Resolve and check a model named by registry id or by path; under --require-signed
+    its file (and for an id, registry.json) must carry a signature by a trusted key."""
     if is_path(name):
         path = Path(name)
+        if signatures.required():
+            signatures.require(path, name, _keys_folder(folder))
         data = _read(path, name)
         check_graph(data, name)
         row = registered_as(data, folder)
@@ -365,9 +369,22 @@ def load(name: str, *, kind: str | None = None, folder: Path | None = None) -> L
     entry = reg.get(name)
     if kind and entry.kind != kind:
         raise UsageError(f"model {name!r} is a {entry.kind} model; this needs a {kind} model")
+    if signatures.required():
+        # The row pins the file's sha256, so the registry is checked first.
+        signatures.require(reg.folder / "registry.json", name, reg.folder)
+        signatures.require(reg.path(entry), name, reg.folder)
     data = verify(reg, entry)
     check_graph(data, name)
     return LoadedModel(name, reg.path(entry), entry, data, kind)
+
+
+def _keys_folder(folder: Path | None) -> Path:
+    """Where the zoo's public keys are for a model given by path: the registry's folder,
+    or the installed zoo's when no registry is readable."""
+    try:
+        return registry(folder).folder
+    except InputError:
+        return data_dir("models")
 
 
 def registered_as(data: bytes, folder: Path | None = None) -> ModelEntry | None:

@@ -11,6 +11,7 @@ path, refuse a file whose signature does not verify. Without it, signatures are 
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ class Check:
     def line(self) -> str:
         if self.ok:
             assert self.key is not None
-            return f"signed ({self.key.name})"
+            return f"signed with {self.key.name}"
         return self.reason
 
 
@@ -105,10 +106,8 @@ def require(path: Path, name: str, registry_folder: Path) -> None:
 
 def sign(path: Path, private_key: Path, password: str | None = None) -> Path:
     """The maintainer's step: write `path`'s signature with `private_key` (PEM)."""
-    from model_signing import signing
-
+    signing: Any = importlib.import_module("model_signing.signing")
     sig = signature_path(path)
-    signing.Config().use_elliptic_key_signer(private_key=private_key, password=password).sign(
-        path, sig
-    )
+    config = signing.Config().use_elliptic_key_signer(private_key=private_key, password=password)
+    config.sign(path, sig)
     return sig
