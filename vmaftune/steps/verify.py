@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -78,11 +80,20 @@ def composed_whole(
     ):
         return None
     values = np.concatenate([np.asarray(r.chosen.per_frame, dtype=np.float64) for r in results])
-    for before, after, seg_before, seg_after in zip(
-        results, results[1:], segments, segments[1:], strict=False
-    ):
+    cut_pairs = list(zip(results, results[1:], segments, segments[1:], strict=False))
+
+    def across(c: tuple[ShotResult, ShotResult, Path, Path]) -> tuple[float, float]:
+        before, after, seg_before, seg_after = c
+        return _across_cut(ffmpeg, job, after.shot.start, seg_before, before.shot.frames,
+                           seg_after, work)  # fmt: skip
+
+    # The windows are independent (a file each): as many at once as there are cores, so a
+    # title of 1,500 cuts is not 1,500 serial FFmpeg runs on the joining machine.
+    workers = max(1, min(len(cut_pairs), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cut") as pool:
+        found = list(pool.map(across, cut_pairs))
+    for (_, after, _, _), pair in zip(cut_pairs, found, strict=True):
         at = after.shot.start
-        pair = _across_cut(ffmpeg, job, at, seg_before, before.shot.frames, seg_after, work)
         values[at - 1], values[at] = pair
     frames = tuple(FrameScore(i, round(float(v), 4), ()) for i, v in enumerate(values))
     note = f"whole-file VMAF from the shots' trials and {len(results) - 1} cut window(s)"
