@@ -29,10 +29,23 @@ def three(tmp_path_factory: pytest.TempPathFactory, ffmpeg_exe: str) -> Path:
     return path
 
 
-def start(src: Path, out: Path) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "vmaftune", "encode", str(src), "-o", str(out), "-c", "x264",
-            "--preset", "ultrafast", "--target-vmaf", "90", "--jobs", "1", "--min-shot", "0.5",
-            "--json"]  # fmt: skip
+def slow_encodes(folder: Path, ffmpeg_exe: str) -> Path:
+    """A real FFmpeg whose x264 encodes wait 3 s before they start: the signal sent after
+    the first trial's start event then surely lands during that trial, however late a
+    loaded machine lets this test read the event."""
+    wrapper = folder / "ffmpeg-slow-encodes"
+    wrapper.write_text(
+        f'#!/bin/sh\ncase "$*" in *libx264*) sleep 3 ;; esac\nexec "{ffmpeg_exe}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def start(src: Path, out: Path, ffmpeg: Path | None = None) -> subprocess.Popen[str]:
+    wrapper = ["--ffmpeg", str(ffmpeg)] if ffmpeg else []
+    argv = [sys.executable, "-m", "vmaftune", *wrapper, "encode", str(src), "-o", str(out),
+            "-c", "x264", "--preset", "ultrafast", "--target-vmaf", "90", "--jobs", "1",
+            "--min-shot", "0.5", "--json"]  # fmt: skip
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=ROOT, start_new_session=True)  # fmt: skip
 
@@ -63,10 +76,10 @@ def interrupt(proc: subprocess.Popen[str], sig: int, *, group: bool) -> tuple[li
     ],
 )
 def test_a_signal_stops_the_run_and_the_next_run_resumes(
-    three: Path, tmp_path: Path, sig: int, code: int, said: str, group: bool
+    three: Path, tmp_path: Path, ffmpeg_exe: str, sig: int, code: int, said: str, group: bool
 ) -> None:
     out = tmp_path / "out.mp4"
-    proc = start(three, out)
+    proc = start(three, out, slow_encodes(tmp_path, ffmpeg_exe))
     sent = time.monotonic()
     events, stderr = interrupt(proc, sig, group=group)
     stopped = time.monotonic() - sent

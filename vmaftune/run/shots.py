@@ -218,11 +218,16 @@ def run_shots(
     pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(shots))), thread_name_prefix="shot")
     try:
         futures = {pool.submit(one, s): s for s in order}
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in done:
-            if future.exception() is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise future.exception()  # type: ignore[misc]
+        pending = set(futures)
+        while pending:
+            # Timed, so that Ctrl-C reaches us at once: the kernel may hand a process's
+            # SIGINT to a worker thread, and CPython runs the handler in the main thread
+            # only when it next runs Python code, which an untimed wait never does.
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+            for future in done:
+                if future.exception() is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise future.exception()  # type: ignore[misc]
         for future, shot in futures.items():
             results[shot.index] = future.result()
     except BaseException as exc:
