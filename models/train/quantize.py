@@ -120,7 +120,7 @@ def main() -> int:
     eval_planes = _frames("bikes.mp4", 28, size)
     reg = zoo.registry()
     print(f"| model | variant | agreement with FP32 on bikes.mp4 ({size[1]}x{size[0]}) | "
-          "CPU fps | × FP32 speed |")  # fmt: skip
+          "CPU fps | x FP32 speed |")  # fmt: skip
     print("|---|---|---|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.out or Path(tmp)
