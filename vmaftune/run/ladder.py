@@ -23,11 +23,13 @@ from vmaftune.errors import UsageError
 from vmaftune.run.events import Emit, Note, Resuming, Run, RungStart, ShotsFound
 from vmaftune.run.report import render_page
 from vmaftune.run.shots import (
+    EXECUTORS,
     OneFolder,
     Placement,
     ShotFolders,
     parallel_shots,
     run_shots,
+    shot_threads,
     shots_and_frames,
     unreachable,
 )
@@ -39,7 +41,7 @@ from vmaftune.steps.probe import Timeline, read
 from vmaftune.steps.report.document import Document
 from vmaftune.steps.score import DEFAULT_VMAF_MODEL, VmafOptions, require_libvmaf
 from vmaftune.steps.shots import Shot, ShotOptions
-from vmaftune.steps.trial import Job, threads_per_job
+from vmaftune.steps.trial import Job
 from vmaftune.work.pershot import PerShot
 from vmaftune.work.workdir import WorkDir, run_key
 
@@ -107,7 +109,7 @@ class _Plan:
 
 def _plan(req: LadderRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
     encoder = encoders.get(req.codec)
-    if req.executor not in ("local", "ray"):
+    if req.executor not in EXECUTORS:
         raise UsageError(f"--executor must be local or ray, not {req.executor!r}")
     if req.score_at not in rungs.SCORE_AT:
         raise UsageError(f"--score-at must be one of {', '.join(rungs.SCORE_AT)}")
@@ -126,7 +128,7 @@ def _plan(req: LadderRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
     pix_fmt = encoder.pick_pix_fmt(req.pix_fmt, source.bit_depth)
     encode.require_encoder(ffmpeg, encoder, pix_fmt)
     require_libvmaf(ffmpeg)
-    threads = 1 if req.executor == "ray" else threads_per_job(parallel)
+    threads = shot_threads(req.executor, parallel)
     vmaf = VmafOptions(model=req.model, threads=threads).checked()
     jobs = {}
     for rung in planned:

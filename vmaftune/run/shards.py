@@ -20,7 +20,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from vmaftune.run.target import (
     Plan,
     TargetRequest,
     TargetResult,
+    decisions,
     finish,
     make_plan,
     open_work,
@@ -43,7 +44,7 @@ from vmaftune.run.target import (
     run_identity,
 )
 from vmaftune.steps.cuts import Frames
-from vmaftune.steps.decide import Decision, PredictThenVerify, Search, ShotResult
+from vmaftune.steps.decide import Decision, ShotResult
 from vmaftune.steps.decide.predict import ShotPrediction
 from vmaftune.steps.shots import Shot
 from vmaftune.work.pershot import PerShot
@@ -196,15 +197,8 @@ def _load(path: Path, ffmpeg: FFmpeg, output: Path | None = None, **more: Any) -
     return _Loaded(doc, target, p, shots, predictions, PerShot(work.resolve(), key), work)
 
 
-def _decision(loaded: _Loaded) -> Any:
-    knob = loaded.plan.job.encoder.quality
-
-    def decision(shot: Shot) -> Decision:
-        if loaded.predictions is None:
-            return Search(knob, loaded.plan.target)
-        return PredictThenVerify(loaded.predictions[shot.index], knob, loaded.plan.target)
-
-    return decision
+def _decision(loaded: _Loaded) -> Callable[[Shot], Decision]:
+    return decisions(loaded.predictions, loaded.plan.job.encoder.quality, loaded.plan.target)
 
 
 def parse_shard(spec: str, env: dict[str, str] | None = None) -> tuple[int, int]:

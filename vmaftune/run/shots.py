@@ -29,10 +29,19 @@ from vmaftune.steps.decide import Decision, ShotResult
 from vmaftune.steps.decide.verdict import Verdict
 from vmaftune.steps.probe import MediaInfo, Timeline
 from vmaftune.steps.shots import Shot, ShotOptions, detect
-from vmaftune.steps.trial import Job, Trial, measure, rescore
+from vmaftune.steps.trial import Job, Trial, measure, rescore, threads_per_job
 from vmaftune.work.journal import Journal
 from vmaftune.work.pershot import PerShot
 from vmaftune.work.workdir import WorkDir
+
+# Where shots are decided (--executor): threads here, or Ray tasks (run/ray_shots.py).
+EXECUTORS = ("local", "ray")
+
+
+def shot_threads(executor: str, jobs: int) -> int:
+    """Encoder threads per shot. A Ray task or a shard's shot runs its encoder on one
+    thread, as a local run with one shot per core does, so all give the same bytes."""
+    return threads_per_job(jobs) if executor == "local" else 1
 
 
 def parallel_shots(jobs: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -16,15 +17,18 @@ from typing import Any
 from vmaftune import encoders
 from vmaftune.edges.outputs import atomic_output, check_output, output_lock
 from vmaftune.edges.toolchain import FFmpeg, resolve
+from vmaftune.encoders import QualityKnob
 from vmaftune.errors import Interrupted, UsageError, VmaftuneError
 from vmaftune.run.events import Emit, Note, Resuming, Run, ShotsFound, progress_hook
 from vmaftune.run.report import render_page, report_path
 from vmaftune.run.shots import (
+    EXECUTORS,
     OneFolder,
     Placement,
     ShotFolders,
     parallel_shots,
     run_shots,
+    shot_threads,
     shots_and_frames,
     unreachable,
 )
@@ -46,7 +50,7 @@ from vmaftune.steps.report.document import Document
 from vmaftune.steps.score import DEFAULT_VMAF_MODEL, Score, VmafOptions, plan, require_libvmaf
 from vmaftune.steps.score import run as run_score
 from vmaftune.steps.shots import Shot, ShotOptions
-from vmaftune.steps.trial import Job, threads_per_job
+from vmaftune.steps.trial import Job
 from vmaftune.steps.verify import check_shipped, composed_whole
 from vmaftune.work.pershot import PerShot
 from vmaftune.work.workdir import WorkDir, run_key
@@ -54,7 +58,6 @@ from vmaftune.zoo import features
 from vmaftune.zoo.predictor import DEFAULT_PREDICTOR, CurveModel
 
 MODES = ("search", "predict")
-EXECUTORS = ("local", "ray")
 SHARDS = "shards"  # plan/run/join (vmaftune.run.shards): not an --executor choice
 FINAL_SCORES = ("composed", "full")
 
@@ -141,9 +144,7 @@ def make_plan(req: TargetRequest, ffmpeg: FFmpeg, *, publish: bool = True) -> tu
         join.require_audio(req.input, req.output)
     encode.require_encoder(ffmpeg, encoder, pix_fmt)
     require_libvmaf(ffmpeg)
-    # A Ray task or a shard's shot runs its encoder single-threaded, as a local run with
-    # one shot per core does, so all give the same bytes.
-    threads = threads_per_job(jobs) if req.executor == "local" else 1
+    threads = shot_threads(req.executor, jobs)
     job = Job(
         source=source,
         frames=Frames((), demuxed),  # until the shot detection's decode
@@ -323,6 +324,19 @@ def predictions_for(
     return {p.shot: p for p in preds}
 
 
+def decisions(
+    predictions: dict[int, ShotPrediction] | None, knob: QualityKnob, target: Target
+) -> Callable[[Shot], Decision]:
+    """Each shot's decision: the search, or predict-then-verify from its prediction."""
+
+    def decision(shot: Shot) -> Decision:
+        if predictions is None:
+            return Search(knob, target)
+        return PredictThenVerify(predictions[shot.index], knob, target)
+
+    return decision
+
+
 def _decide(
     ffmpeg: FFmpeg, p: Plan, shots: list[Shot], work: WorkDir, placement: Placement,
     predictions: dict[int, ShotPrediction] | None, req: TargetRequest, emit: Emit,
@@ -342,10 +356,7 @@ def _decide(
         return run_shots(ffmpeg, p.job, chosen, work, decision, jobs=p.jobs, emit=emit,
                          keep_trials=req.keep_work)  # fmt: skip
 
-    def verified(shot: Shot) -> Decision:
-        if predictions is None:
-            return Search(knob, p.target)
-        return PredictThenVerify(predictions[shot.index], knob, p.target)
+    verified = decisions(predictions, knob, p.target)
 
     if predictions is None or p.sample is None:
         return run(shots, verified), None

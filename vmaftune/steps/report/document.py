@@ -10,15 +10,7 @@ from typing import Any
 
 from vmaftune.errors import InputError
 from vmaftune.steps import sidecar
-
-# Sidecar pool names → the keys of a shot's `vmaf` object.
-POOL_KEYS = {
-    "mean": "mean",
-    "harmonic": "harmonic_mean",
-    "harmonic_mean": "harmonic_mean",
-    "p5": "p5",
-    "min": "min",
-}
+from vmaftune.steps.score import POOL_ALIASES
 
 
 @dataclass(frozen=True)
@@ -101,4 +93,4 @@ def pooled(vmaf: dict[str, float] | None, pool: str) -> float | None:
     """A shot's or probe's VMAF under the target's pooling; None when it was not scored."""
     if not vmaf:
         return None
-    return float(vmaf[POOL_KEYS.get(pool, "mean")])
+    return float(vmaf[POOL_ALIASES.get(pool, pool)])

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from vmaftune.steps.report.document import POOL_KEYS, Document, pooled
+from vmaftune.steps.report.document import Document, pooled
 
 # Okabe-Ito colours: told apart with the common colour-vision deficiencies.
 VERDICT_COLOURS = {
@@ -447,11 +447,8 @@ def _rung_shots(d: dict[str, Any]) -> Plot:
         walk_y: list[float] = []
         chosen_x, chosen_y = [], []
         for s in r["shots"]:
-            pts = sorted(
-                (_bitrate(s, p["bytes"]), float(p["vmaf"][POOL_KEYS.get(pool, "mean")]))
-                for p in s["probes"]
-                if p["vmaf"]
-            )
+            scored = [(_bitrate(s, p["bytes"]), pooled(p["vmaf"], pool)) for p in s["probes"]]
+            pts = sorted((x, y) for x, y in scored if y is not None)
             walk_x += [p[0] for p in pts] + [math.nan]
             walk_y += [p[1] for p in pts] + [math.nan]
             v = pooled(s["vmaf"], pool)
