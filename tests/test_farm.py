@@ -118,6 +118,12 @@ def test_plan_errors_are_one_line(cut_clip, tmp_path):
     for bad in ("3/2", "x/2", "2", "auto"):
         r = cli_subprocess("run", plan, "--shard", bad)
         assert r.code == 2 and "--shard" in r.stderr, (bad, r.stderr)
+    r = cli_subprocess("run", plan, "--shard", "0/2", "--jobs", "0")
+    assert r.code == 2 and "--jobs must be at least 1" in r.stderr
+    taken = tmp_path / "taken.mp4"
+    taken.write_bytes(b"keep")
+    r = cli_subprocess("join", plan, "-o", taken)
+    assert r.code == 3 and "exists; pass --force" in r.stderr and taken.read_bytes() == b"keep"
     os.utime(copy, (time.time() + 10, time.time() + 10))  # the source changed
     r = cli_subprocess("run", plan, "--shard", "0/2")
     assert r.code == 3 and "changed since the plan was made" in r.stderr
@@ -133,6 +139,13 @@ def test_executor_errors_are_one_line(cut_clip, tmp_path, cli):  # type: ignore[
     assert r.code == 2 and "--executor must be local or ray" in r.stderr
     r = cli("plan", src, "-o", tmp_path / "p.json", "-c", "x264")
     assert r.code == 2 and "needs --target-vmaf" in r.stderr
+    # A cluster that is not there fails at once, before any work (Ray alone waits minutes).
+    r = cli("encode", src, "-o", out, *TARGET, "--executor", "ray", "--ray-address", "nohost")
+    assert r.code == 2 and "--ray-address must be host:port or auto" in r.stderr
+    r = cli("encode", src, "-o", out, *TARGET, "--executor", "ray", "--ray-address",
+            "127.0.0.1:1")  # fmt: skip
+    assert r.code == 4 and "cannot reach the Ray cluster at 127.0.0.1:1" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
 
 

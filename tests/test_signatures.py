@@ -133,6 +133,8 @@ def test_models_verify_reports_bad_signatures_and_sign_makes_good_ones(zoo, tmp_
     r = cli("models", "verify", "--registry", str(zoo))
     assert r.code == 1 and "FAIL vmaf_tiny: vmaf_tiny.onnx: no signature" in r.stdout
     assert "ok   vmaf_post_nr (signed with vmaftune-zoo.pub.pem)" in r.stdout
+    r = cli("models", "sign", "--registry", str(zoo), "--private-key", str(tmp_path / "no.pem"))
+    assert r.code == 3 and "no such file" in r.stderr and not r.stdout
     # A farm re-signs the whole zoo with its own key and trusts it.
     private, public = _keypair(tmp_path, "farm")
     r = cli("models", "sign", "--registry", str(zoo), "--private-key", str(private))

@@ -21,6 +21,7 @@ from vmaftune.edges.outputs import atomic_folder, check_folder, output_lock
 from vmaftune.edges.toolchain import FFmpeg, resolve
 from vmaftune.errors import UsageError
 from vmaftune.run.events import Emit, Note, Resuming, Run, RungStart, ShotsFound
+from vmaftune.run.ray_shots import joined, ray_shots
 from vmaftune.run.report import render_page
 from vmaftune.run.shots import (
     EXECUTORS,
@@ -145,7 +146,7 @@ def _plan(req: LadderRequest, ffmpeg: FFmpeg) -> tuple[_Plan, Timeline]:
 def _run(req: LadderRequest, ffmpeg: FFmpeg, emit: Emit) -> LadderResult:
     started = time.monotonic()
     p, demuxed = _plan(req, ffmpeg)
-    with output_lock(req.output):
+    with joined(req.executor, req.ray_address), output_lock(req.output):
         return _locked(req, ffmpeg, emit, p, demuxed, started)
 
 
@@ -184,8 +185,6 @@ def _locked(
             return search
 
         if req.executor == "ray":
-            from vmaftune.run.ray_shots import ray_shots
-
             results = ray_shots(ffmpeg, job, shots, per_shot[rung.name], decision,
                                 address=req.ray_address, emit=emit,
                                 keep_trials=req.keep_work)  # fmt: skip

@@ -12,7 +12,9 @@ task. Ray's object store is not used for video: see docs/farm.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import socket
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from vmaftune.edges.toolchain import FFmpeg
@@ -44,9 +46,40 @@ def _shot_task(
     return decide_alone(ffmpeg, job, shot, per_shot, decision, ignore, keep_trials)
 
 
+def _check_address(address: str | None) -> None:
+    """A wrong address fails here at once: Ray itself waits a minute or more for a GCS
+    that is not there, printing warnings."""
+    if address in (None, "auto"):
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise UsageError(f"--ray-address must be host:port or auto, not {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise ToolError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}"
+        ) from exc
+
+
+@contextlib.contextmanager
+def joined(executor: str, address: str | None) -> Iterator[None]:
+    """Connected to the cluster for a whole `--executor ray` run, from before any work, so
+    a cluster that cannot be reached costs nothing but one line."""
+    if executor != "ray":
+        yield
+        return
+    disconnect = connect(address)
+    try:
+        yield
+    finally:
+        disconnect()
+
+
 def connect(address: str | None) -> Callable[[], None]:
     """Join the cluster at `address` (None: $RAY_ADDRESS, else start Ray here); returns
     what undoes it."""
+    _check_address(address)
     ray = _ray()
     if ray.is_initialized():
         return lambda: None

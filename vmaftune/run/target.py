@@ -20,6 +20,7 @@ from vmaftune.edges.toolchain import FFmpeg, resolve
 from vmaftune.encoders import QualityKnob
 from vmaftune.errors import Interrupted, UsageError, VmaftuneError
 from vmaftune.run.events import Emit, Note, Resuming, Run, ShotsFound, progress_hook
+from vmaftune.run.ray_shots import joined, ray_shots
 from vmaftune.run.report import render_page, report_path
 from vmaftune.run.shots import (
     EXECUTORS,
@@ -206,7 +207,7 @@ def run_identity(req: TargetRequest, p: Plan, ffmpeg: FFmpeg) -> dict[str, Any]:
 def _run(req: TargetRequest, ffmpeg: FFmpeg, emit: Emit) -> TargetResult:
     started = time.monotonic()
     p, demuxed = make_plan(req, ffmpeg)
-    with output_lock(req.output):
+    with joined(req.executor, req.ray_address), output_lock(req.output):
         return _locked(req, ffmpeg, emit, p, demuxed, started)
 
 
@@ -348,8 +349,6 @@ def _decide(
 
     def run(chosen: list[Shot], decision: Any) -> list[ShotResult]:
         if isinstance(placement, ShotFolders):
-            from vmaftune.run.ray_shots import ray_shots
-
             return ray_shots(ffmpeg, p.job, chosen, placement.per_shot, decision,
                              address=req.ray_address, emit=emit,
                              keep_trials=req.keep_work)  # fmt: skip
