@@ -89,50 +89,56 @@ def vmaf(ff: str, dist: Path, ref: Path) -> float:
         return float(json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"])
 
 
-def main() -> None:
-    # The zoo's registry for the filters' model ids, wherever the binary was built.
-    os.environ.setdefault("VMAFTUNE_MODELS", str(ROOT / "models"))
+def measure(clips: tuple[str, ...], filters: dict[str, str], work: Path) -> dict[str, dict]:
+    """Per clip: the noisy clip's VMAF and, per filter label, its fps and rate-VMAF points
+    for each codec (the data every BD-rate here is computed from)."""
     patched = patched_ffmpeg()
     if patched is None:
         raise SystemExit("bdrate.py needs the patched FFmpeg: make ffmpeg")
     pff, bff = str(patched.path), str(resolve().path)
     results: dict[str, dict] = {}
+    for clip in clips:
+        clean, noisy = work / f"{clip}.clean.mkv", work / f"{clip}.noisy.mkv"
+        run([bff, "-v", "error", "-y", "-i", str(source(clip)), "-frames:v", str(FRAMES),
+             "-pix_fmt", "yuv420p", "-c:v", "ffv1", str(clean)])  # fmt: skip
+        run([bff, "-v", "error", "-y", "-i", str(clean), "-vf", NOISE, "-c:v", "ffv1", str(noisy)])
+        results[clip] = {"noisy_vmaf": round(vmaf(bff, noisy, clean), 2), "filters": {}}
+        for label, vf in filters.items():
+            filtered = work / f"{clip}.{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}.mkv"
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [pff, "-v", "error", "-benchmark", "-i", str(noisy), "-vf", vf,
+                 "-c:v", "rawvideo", "-f", "nut", "-y", "/dev/null"],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            if proc.returncode:
+                raise SystemExit(f"{label} failed: {proc.stderr[-1500:]}")
+            m = re.search(r"rtime=([0-9.]+)s", proc.stderr)
+            seconds = float(m.group(1)) if m else time.perf_counter() - start
+            run([pff, "-v", "error", "-y", "-i", str(noisy), "-vf", vf, "-c:v", "ffv1",
+                 str(filtered)])  # fmt: skip
+            entry = {"fps": round(FRAMES / seconds, 1),
+                     "prefiltered_vmaf": round(vmaf(bff, filtered, clean), 2)}  # fmt: skip
+            for codec, (lib, preset) in CODECS.items():
+                points = []
+                for crf in CRFS:
+                    enc = work / f"enc.{codec}.{crf}.mkv"
+                    extra = ["-x265-params", "log-level=error"] if lib == "libx265" else []
+                    run([bff, "-v", "error", "-y", "-i", str(filtered), "-c:v", lib,
+                         "-preset", preset, "-crf", str(crf), *extra, str(enc)])  # fmt: skip
+                    rate = enc.stat().st_size * 8 * 25 / FRAMES
+                    points.append((rate, vmaf(bff, enc, clean)))
+                entry[codec] = [(round(r), round(q, 2)) for r, q in points]
+            results[clip]["filters"][label] = entry
+            print(f"{clip} {label}: {entry}", file=sys.stderr, flush=True)
+    return results
+
+
+def main() -> None:
+    # The zoo's registry for the filters' model ids, wherever the binary was built.
+    os.environ.setdefault("VMAFTUNE_MODELS", str(ROOT / "models"))
     with tempfile.TemporaryDirectory(prefix="vmaftune-bdrate-") as tmp:
-        work = Path(tmp)
-        for clip in CLIPS:
-            clean, noisy = work / f"{clip}.clean.mkv", work / f"{clip}.noisy.mkv"
-            run([bff, "-v", "error", "-i", str(source(clip)), "-frames:v", str(FRAMES),
-                 "-pix_fmt", "yuv420p", "-c:v", "ffv1", str(clean)])  # fmt: skip
-            run([bff, "-v", "error", "-i", str(clean), "-vf", NOISE, "-c:v", "ffv1", str(noisy)])
-            results[clip] = {"noisy_vmaf": round(vmaf(bff, noisy, clean), 2), "filters": {}}
-            for label, vf in FILTERS.items():
-                filtered = work / f"{clip}.{label.replace(' ', '_').replace('=', '')}.mkv"
-                start = time.perf_counter()
-                proc = subprocess.run(
-                    [pff, "-v", "error", "-benchmark", "-i", str(noisy), "-vf", vf,
-                     "-c:v", "rawvideo", "-f", "nut", "-y", "/dev/null"],
-                    capture_output=True, text=True,
-                )  # fmt: skip
-                if proc.returncode:
-                    raise SystemExit(f"{label} failed: {proc.stderr[-1500:]}")
-                m = re.search(r"rtime=([0-9.]+)s", proc.stderr)
-                seconds = float(m.group(1)) if m else time.perf_counter() - start
-                run([pff, "-v", "error", "-i", str(noisy), "-vf", vf, "-c:v", "ffv1",
-                     str(filtered)])  # fmt: skip
-                entry = {"fps": round(FRAMES / seconds, 1),
-                         "prefiltered_vmaf": round(vmaf(bff, filtered, clean), 2)}  # fmt: skip
-                for codec, (lib, preset) in CODECS.items():
-                    points = []
-                    for crf in CRFS:
-                        enc = work / f"enc.{codec}.{crf}.mkv"
-                        extra = ["-x265-params", "log-level=error"] if lib == "libx265" else []
-                        run([bff, "-v", "error", "-y", "-i", str(filtered), "-c:v", lib,
-                             "-preset", preset, "-crf", str(crf), *extra, str(enc)])  # fmt: skip
-                        rate = enc.stat().st_size * 8 * 25 / FRAMES
-                        points.append((rate, vmaf(bff, enc, clean)))
-                    entry[codec] = [(round(r), round(q, 2)) for r, q in points]
-                results[clip]["filters"][label] = entry
-                print(f"{clip} {label}: {entry}", file=sys.stderr, flush=True)
+        results = measure(CLIPS, FILTERS, Path(tmp))
     print(
         f"Noise `{NOISE}` on the first {FRAMES} frames; x264/x265 medium at CRF "
         f"{'/'.join(map(str, CRFS))}; VMAF against the clean clip. BD-rate against no "

@@ -352,7 +352,24 @@ static int is_path(const char *name)
     return strchr(name, '/') || (len >= 5 && !av_strcasecmp(name + len - 5, ".onnx"));
 }
 
-/* The ONNX messages that can hold tensors, and the fields that lead to them. */
+/*
+ * The operators a model may use: the zoo's allowlist, the same set as
+ * ALLOWED_OPS in vmaftune/zoo/registry.py (a test compares them). Small on
+ * purpose: dense and convolutional layers, activations, pooling, shape glue,
+ * in-graph scaling, and the two operators of static INT8 (QDQ) models.
+ * Anything else (loops, custom domains, string ops) is refused before ONNX
+ * Runtime parses the graph.
+ */
+static const char *const allowed_ops[] = {
+    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
+    "Conv", "ConvTranspose", "DequantizeLinear", "Div", "Exp", "Flatten", "Gather",
+    "Gemm", "GlobalAveragePool", "Identity", "LeakyRelu", "Log", "MatMul", "Max",
+    "MaxPool", "Min", "Mul", "Neg", "Pad", "Pow", "QuantizeLinear", "ReduceMean",
+    "ReduceSum", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softplus",
+    "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
+};
+
+/* The ONNX messages that can hold tensors or nodes, and the fields that lead to them. */
 enum OnnxMessage {
     ONNX_NONE,
     ONNX_MODEL,
@@ -384,6 +401,8 @@ static const struct {
     { ONNX_SPARSE_TENSOR, 2, ONNX_TENSOR        }, /* indices */
 };
 
+#define ONNX_NODE_OP_TYPE           4
+#define ONNX_NODE_DOMAIN            7
 #define ONNX_TENSOR_EXTERNAL_DATA  13
 #define ONNX_TENSOR_DATA_LOCATION  14
 #define ONNX_DATA_LOCATION_EXTERNAL 1
@@ -403,9 +422,37 @@ static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return AVERROR_INVALIDDATA;
 }
 
-static int onnx_external(const uint8_t *p, const uint8_t *end, enum OnnxMessage message, int depth)
+static int op_allowed(const uint8_t *domain, size_t domain_len, const uint8_t *op, size_t op_len)
 {
-    int count = 0, external = 0;
+    /* Only the default domain: "" or its alias "ai.onnx". */
+    if (domain_len && (domain_len != 7 || memcmp(domain, "ai.onnx", 7)))
+        return 0;
+    for (int i = 0; i < FF_ARRAY_ELEMS(allowed_ops); i++)
+        if (strlen(allowed_ops[i]) == op_len && !memcmp(allowed_ops[i], op, op_len))
+            return 1;
+    return 0;
+}
+
+/* Remember the first operator outside the allowlist, as "domain.op" or "op". */
+static void note_op(OnnxScan *scan, const uint8_t *domain, size_t domain_len,
+                    const uint8_t *op, size_t op_len)
+{
+    if (scan->bad_op[0])
+        return;
+    snprintf(scan->bad_op, sizeof(scan->bad_op), "%.*s%s%.*s",
+             (int)FFMIN(domain_len, 64), domain, domain_len ? "." : "",
+             (int)FFMIN(op_len, 64), op_len ? (const char *)op : "(no op_type)");
+    for (char *c = scan->bad_op; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+            *c = '?';
+}
+
+static int onnx_scan(const uint8_t *p, const uint8_t *end, enum OnnxMessage message,
+                     int depth, OnnxScan *scan)
+{
+    const uint8_t *op = NULL, *domain = NULL;
+    size_t op_len = 0, domain_len = 0;
+    int external = 0;
 
     /* protobuf's own parser stops at 100 levels; real graphs nest a few. */
     if (depth > 100)
@@ -439,12 +486,19 @@ static int onnx_external(const uint8_t *p, const uint8_t *end, enum OnnxMessage 
                 return AVERROR_INVALIDDATA;
             if (message == ONNX_TENSOR && field == ONNX_TENSOR_EXTERNAL_DATA)
                 external = 1;
+            /* A repeated string field keeps its last value, as protobuf does. */
+            if (message == ONNX_NODE && field == ONNX_NODE_OP_TYPE) {
+                op     = p;
+                op_len = v;
+            } else if (message == ONNX_NODE && field == ONNX_NODE_DOMAIN) {
+                domain     = p;
+                domain_len = v;
+            }
             for (int i = 0; i < FF_ARRAY_ELEMS(onnx_fields); i++) {
                 if (onnx_fields[i].message != message || onnx_fields[i].field != field)
                     continue;
-                if ((ret = onnx_external(p, p + v, onnx_fields[i].child, depth + 1)) < 0)
+                if ((ret = onnx_scan(p, p + v, onnx_fields[i].child, depth + 1, scan)) < 0)
                     return ret;
-                count += ret;
             }
             p += v;
             break;
@@ -453,30 +507,40 @@ static int onnx_external(const uint8_t *p, const uint8_t *end, enum OnnxMessage 
             return AVERROR_INVALIDDATA;
         }
     }
-    return count + external;
+    if (message == ONNX_NODE && !op_allowed(domain, domain_len, op, op_len))
+        note_op(scan, domain, domain_len, op, op_len);
+    scan->external += external;
+    return 0;
 }
 
-int ff_vmaf_onnx_external_tensors(const uint8_t *data, size_t size)
+int ff_vmaf_onnx_scan(const uint8_t *data, size_t size, OnnxScan *scan)
 {
-    return onnx_external(data, data + size, ONNX_MODEL, 0);
+    scan->external  = 0;
+    scan->bad_op[0] = 0;
+    return onnx_scan(data, data + size, ONNX_MODEL, 0, scan);
 }
 
 /*
- * Check a model file's bytes: all weights inside. ONNX Runtime would read an
- * external tensor from a path beside the model, bytes no sha256 and no size
- * cap ever saw.
+ * Check a model file's bytes: all weights inside, every operator allowed.
+ * ONNX Runtime would read an external tensor from a path beside the model,
+ * bytes no sha256 and no size cap ever saw.
  */
 static int check_model(void *log_ctx, const char *name, const char *path, const AVBPrint *data)
 {
-    int n = ff_vmaf_onnx_external_tensors((const uint8_t *)data->str, data->len);
+    OnnxScan scan;
 
-    if (n < 0) {
+    if (ff_vmaf_onnx_scan((const uint8_t *)data->str, data->len, &scan) < 0) {
         av_log(log_ctx, AV_LOG_ERROR, "model '%s' (%s) is not an ONNX model\n", name, path);
         return AVERROR_INVALIDDATA;
     }
-    if (n > 0) {
+    if (scan.external > 0) {
         av_log(log_ctx, AV_LOG_ERROR, "model '%s' (%s): %d tensor(s) keep their values in "
-               "another file; a model must hold its own weights\n", name, path, n);
+               "another file; a model must hold its own weights\n", name, path, scan.external);
+        return AVERROR_INVALIDDATA;
+    }
+    if (scan.bad_op[0]) {
+        av_log(log_ctx, AV_LOG_ERROR, "model '%s' (%s) uses an operator outside the "
+               "allowlist: %s\n", name, path, scan.bad_op);
         return AVERROR_INVALIDDATA;
     }
     return 0;

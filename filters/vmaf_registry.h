@@ -35,7 +35,8 @@
  * holding it; else $VMAFTUNE_MODELS; else FFMPEG_DATADIR/vmaftune), the file
  * must sit in the registry's folder (symbolic links are followed and must not
  * leave it) and its size and sha256 must match the row. Any model file must
- * exist, be at most VMAF_MODEL_MAX_BYTES and hold all its weights itself.
+ * exist, be at most VMAF_MODEL_MAX_BYTES, hold all its weights itself and use
+ * only operators of the zoo's allowlist.
  *
  * Only libavutil is used here, so the reader can be fuzzed on its own
  * (filters/fuzz in the vmaftune tree).
@@ -47,13 +48,19 @@
 int ff_vmaf_model_resolve(void *log_ctx, const char *name, const char *registry,
                           const char *kind, char **path);
 
+typedef struct OnnxScan {
+    int external;     /* tensors whose values live in another file */
+    char bad_op[140]; /* the first operator outside the allowlist, or "" */
+} OnnxScan;
+
 /**
- * Count the tensors of a serialized ONNX model whose values live in another
- * file (data_location EXTERNAL, or external_data entries): the graph, its
- * subgraphs, sparse tensors and functions are all searched.
+ * Scan a serialized ONNX model (the graph, its subgraphs, sparse tensors and
+ * functions) for tensors whose values live in another file (data_location
+ * EXTERNAL, or external_data entries) and for operators outside the zoo's
+ * allowlist (custom domains included).
  *
- * @return the count, or AVERROR_INVALIDDATA when data is not a protobuf message
+ * @return 0, or AVERROR_INVALIDDATA when data is not a protobuf message
  */
-int ff_vmaf_onnx_external_tensors(const uint8_t *data, size_t size);
+int ff_vmaf_onnx_scan(const uint8_t *data, size_t size, OnnxScan *scan);
 
 #endif /* AVFILTER_VMAF_REGISTRY_H */

@@ -223,6 +223,36 @@ def test_filters_refuse_links_out_and_external_weights(ffmpeg_built, noisy, tmp_
     )
 
 
+def test_filters_refuse_operators_outside_the_allowlist(ffmpeg_built, noisy, tmp_path):
+    """The C resolver checks each node's operator against the same allowlist as the Python
+    loader (tests/test_models.py compares the lists): an ONNX op outside it, or any op of
+    another domain, is refused before ONNX Runtime parses the graph; QDQ INT8 ops pass."""
+    from onnx import TensorProto, helper
+
+    def model(op: str, domain: str = "") -> Path:
+        g = helper.make_graph(
+            [helper.make_node(op, ["x"], ["y"], domain=domain)], "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "H", "W"])],
+        )  # fmt: skip
+        imports = [helper.make_opsetid("", 17)] + (
+            [helper.make_opsetid(domain, 1)] if domain else []
+        )
+        path = tmp_path / f"{domain or 'onnx'}.{op}.onnx"
+        onnx.save(helper.make_model(g, opset_imports=imports), str(path))
+        return path
+
+    assert "uses an operator outside the allowlist: Hardmax" in bad(
+        ffmpeg_built, f"vmaf_pre=model={model('Hardmax')}", noisy
+    )
+    assert "outside the allowlist: com.microsoft.Gelu" in bad(
+        ffmpeg_built, f"vmaf_pre=model={model('Gelu', 'com.microsoft')}", noisy
+    )
+    # The same graph with an allowed op runs.
+    run(ffmpeg_built, "-v", "error", "-i", str(noisy), "-frames:v", "2",
+        "-vf", f"vmaf_pre=model={model('Relu')}", "-f", "null", "-")  # fmt: skip
+
+
 needs_valgrind = pytest.mark.skipif(
     shutil.which("valgrind") is None, reason="valgrind is not installed (apt-get install valgrind)"
 )

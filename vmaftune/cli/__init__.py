@@ -37,7 +37,15 @@ from vmaftune.cli import (
     shots,
 )
 from vmaftune.cli.common import Settings
-from vmaftune.errors import InternalError, Interrupted, OutputError, Terminated, VmaftuneError
+from vmaftune.errors import (
+    InternalError,
+    Interrupted,
+    OutputError,
+    Terminated,
+    UsageError,
+    VmaftuneError,
+)
+from vmaftune.zoo import registry as zoo
 from vmaftune.zoo import signatures
 
 app = typer.Typer(
@@ -89,6 +97,15 @@ def _global(
             "you retrained and signed; repeatable.",
         ),
     ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            "--precision",
+            help="Zoo model precision: fp32, int8 (a model's INT8 variant where the registry "
+            "has one within its accuracy budget; others stay fp32) or auto (INT8 only where "
+            "measured faster; the default; also $VMAFTUNE_PRECISION).",
+        ),
+    ] = None,
 ) -> None:
     # The model loader reads these from the environment, as children of this process do.
     if require_signed:
@@ -96,6 +113,10 @@ def _global(
     if trusted_key:
         known = [p for p in os.environ.get(signatures.ENV_KEYS, "").split(os.pathsep) if p]
         os.environ[signatures.ENV_KEYS] = os.pathsep.join([*known, *map(str, trusted_key)])
+    if precision is not None:
+        if precision.lower() not in zoo.PRECISIONS:
+            raise UsageError(f"--precision {precision}: use one of {', '.join(zoo.PRECISIONS)}")
+        os.environ[zoo.ENV_PRECISION] = precision.lower()
     ctx.obj = Settings(ffmpeg_path=ffmpeg, verbose=verbose)
     if ffmpeg is not None:
         ctx.obj.ffmpeg()  # a bad --ffmpeg fails here, even for commands that need no FFmpeg
@@ -144,7 +165,8 @@ def _sigterm_raises() -> Iterator[None]:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; nothing escapes as a traceback."""
-    with _sigterm_raises(), _environment_kept(signatures.ENV_REQUIRE, signatures.ENV_KEYS):
+    kept = (signatures.ENV_REQUIRE, signatures.ENV_KEYS, zoo.ENV_PRECISION)
+    with _sigterm_raises(), _environment_kept(*kept):
         return _run(argv)
 
 

@@ -26,19 +26,27 @@ MAX_BYTES = 50 * 1024 * 1024
 OPSET = 17
 KINDS = ("prefilter", "temporal", "nr", "predictor", "fr", "fr_pixel")
 
-# Operators a zoo model may use (docs: models/README.md). Small on purpose: dense and
-# convolutional layers, activations, pooling, shape glue and the arithmetic of an in-graph
-# scaler. Anything else (loops, custom domains, string ops) is refused before loading.
+# Operators a zoo model may use (docs: models/README.md); the C filters hold the same
+# list (filters/vmaf_registry.c, compared by a test). Small on purpose: dense and
+# convolutional layers, activations, pooling, shape glue, the arithmetic of an in-graph
+# scaler, and the two operators of static INT8 (QDQ) models. Anything else (loops,
+# custom domains, string ops) is refused before loading.
 ALLOWED_OPS = frozenset(
     {
         "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
-        "Conv", "ConvTranspose", "Div", "Exp", "Flatten", "Gather", "Gemm",
-        "GlobalAveragePool", "Identity", "LeakyRelu", "Log", "MatMul", "Max", "MaxPool",
-        "Min", "Mul", "Neg", "Pad", "Pow", "ReduceMean", "ReduceSum", "Relu", "Reshape",
-        "Resize", "Shape", "Sigmoid", "Slice", "Softplus", "Sqrt", "Squeeze", "Sub",
-        "Tanh", "Transpose", "Unsqueeze",
+        "Conv", "ConvTranspose", "DequantizeLinear", "Div", "Exp", "Flatten", "Gather",
+        "Gemm", "GlobalAveragePool", "Identity", "LeakyRelu", "Log", "MatMul", "Max",
+        "MaxPool", "Min", "Mul", "Neg", "Pad", "Pow", "QuantizeLinear", "ReduceMean",
+        "ReduceSum", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softplus",
+        "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
     }
 )  # fmt: skip
+
+# --precision: fp32 runs the trained model; int8 its quantized variant where the registry
+# has one (a row with `parent` and `precision: int8`, registered only within its accuracy
+# budget); auto takes the variant only where its row measured it faster than the parent.
+ENV_PRECISION = "VMAFTUNE_PRECISION"
+PRECISIONS = ("auto", "fp32", "int8")
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,9 @@ class ModelEntry:
     card: str
     metrics: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    precision: str = "fp32"
+    parent: str = ""  # a variant's FP32 model
+    quant_mode: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,20 @@ class Registry:
 
     def path(self, entry: ModelEntry) -> Path:
         return self.folder / entry.file
+
+    def variant(self, entry: ModelEntry, precision: str) -> ModelEntry:
+        """The row to run for `entry` at `precision`: its INT8 variant when asked for (or,
+        under auto, when the variant measured faster), else the row itself. A row named
+        directly that is itself a variant runs as named."""
+        if precision == "fp32" or entry.parent:
+            return entry
+        int8 = next((m for m in self.models if m.parent == entry.id and m.precision == "int8"),
+                    None)  # fmt: skip
+        if int8 is None:
+            return entry
+        if precision == "int8" or float(int8.metrics.get("speedup_cpu", 0.0)) > 1.0:
+            return int8
+        return entry
 
 
 @dataclass(frozen=True)
@@ -200,6 +225,9 @@ def _entry(row: Mapping[str, Any], where: str) -> ModelEntry:
             card=str(row["card"]),
             metrics=dict(row.get("metrics", {})),
             description=str(row.get("description", "")),
+            precision=str(row.get("precision", "fp32")),
+            parent=str(row.get("parent", "")),
+            quant_mode=str(row.get("quant_mode", "")),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise InputError(f"{where}: a model row lacks or mistypes {e}") from None
@@ -207,7 +235,19 @@ def _entry(row: Mapping[str, Any], where: str) -> ModelEntry:
         raise InputError(f"{where}: model {entry.id!r} has unknown kind {entry.kind!r}")
     if "/" in entry.file or entry.file.startswith("."):
         raise InputError(f"{where}: model {entry.id!r} must name a file beside the registry")
+    if entry.precision not in ("fp32", "int8") or bool(entry.parent) != (entry.precision != "fp32"):
+        raise InputError(
+            f"{where}: model {entry.id!r}: an int8 row needs its parent, an fp32 row has none"
+        )
     return entry
+
+
+def precision() -> str:
+    """The precision asked for (--precision, or $VMAFTUNE_PRECISION); default auto."""
+    value = os.environ.get(ENV_PRECISION, "").strip().lower() or "auto"
+    if value not in PRECISIONS:
+        raise UsageError(f"{ENV_PRECISION}={value!r}: use one of {', '.join(PRECISIONS)}")
+    return value
 
 
 ENV_MODELS = "VMAFTUNE_MODELS"
@@ -231,6 +271,11 @@ def registry(folder: Path | None = None) -> Registry:
     ids = [m.id for m in models]
     if len(set(ids)) != len(ids):
         raise InputError(f"{path}: duplicate model ids")
+    kinds = {m.id: m.kind for m in models}
+    for m in models:
+        if m.parent and kinds.get(m.parent) != m.kind:
+            raise InputError(f"{path}: model {m.id!r} names parent {m.parent!r}, not a {m.kind} "
+                             "model of this registry")  # fmt: skip
     return Registry(folder, models)
 
 
@@ -367,6 +412,9 @@ def load(name: str, *, kind: str | None = None, folder: Path | None = None) -> L
         return LoadedModel(name, path, row, data, kind)
     reg = registry(folder)
     entry = reg.get(name)
+    chosen = reg.variant(entry, precision())
+    if chosen is not entry:
+        entry, name = chosen, chosen.id
     if kind and entry.kind != kind:
         raise UsageError(f"model {name!r} is a {entry.kind} model; this needs a {kind} model")
     if signatures.required():
