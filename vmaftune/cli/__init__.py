@@ -32,6 +32,7 @@ from vmaftune.cli import (
     models,
     probe,
     report,
+    roi,
     score,
     shards,
     shots,
@@ -132,6 +133,7 @@ app.command("shots")(shots.command)
 app.command("encode")(encode.command)
 app.command("ladder")(ladder.command)
 app.command("report")(report.command)
+app.command("roi")(roi.command)
 app.command("plan")(shards.plan_command)
 app.command("run")(shards.run_command)
 app.command("join")(shards.join_command)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 SCHEMA = "vmaftune.models/1"
 MAX_BYTES = 50 * 1024 * 1024
 OPSET = 17
-KINDS = ("prefilter", "temporal", "nr", "predictor", "fr", "fr_pixel")
+KINDS = ("prefilter", "temporal", "nr", "predictor", "fr", "fr_pixel", "saliency")
 
 # Operators a zoo model may use (docs: models/README.md); the C filters hold the same
 # list (filters/vmaf_registry.c, compared by a test). Small on purpose: dense and
@@ -67,6 +67,7 @@ KIND_RANGES: Mapping[str, tuple[float, float]] = {
     "predictor": (-10.0, 110.0),
     "prefilter": (-0.25, 1.25),
     "temporal": (-0.25, 1.25),
+    "saliency": (-0.01, 1.01),
 }
 
 

@@ -1,0 +1,56 @@
+"""The saliency model over a video in Python: per frame, the model's block map from the
+frame's luma and the previous frame's (the vmaf_roi filter's input, filters/vf_vmaf_roi.c),
+then the shared smoothing and levels of vmaftune.steps.roi."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from vmaftune.steps.probe import MediaInfo
+from vmaftune.steps.roi import RoiOptions, Smoother, levels
+from vmaftune.zoo import engines
+from vmaftune.zoo import registry as models
+from vmaftune.zoo.inference import PlaneModel
+
+DEFAULT_MODEL = "vmaf_saliency"
+
+
+@dataclass(frozen=True)
+class FrameMap:
+    index: int
+    time: float  # seconds, from the frame's timestamp
+    saliency: np.ndarray  # smoothed model output, float32 [rows, cols]
+    levels: np.ndarray  # int8 [rows, cols]
+
+
+def frame_maps(
+    video: MediaInfo,
+    model_name: str,
+    options: RoiOptions,
+    *,
+    limit: int | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> Iterator[FrameMap]:
+    """Each decoded frame's smoothed saliency and levels, in decode order."""
+    model = models.load(model_name, kind="saliency")
+    runner = PlaneModel(model.session(), model.name, model.range)
+    pix_fmt = engines.work_pix_fmt(video.pix_fmt, video.bit_depth)
+    depth = engines.depth(pix_fmt)
+    dtype = np.dtype("<u2" if depth > 8 else "u1")
+    smoother = Smoother(options.smooth)
+    previous: np.ndarray | None = None
+    for n, (frame, _rate) in enumerate(engines.decoded(video, pix_fmt)):
+        if limit is not None and n >= limit:
+            break
+        luma = engines.plane(frame, 0, dtype)
+        prev = luma if previous is None else previous
+        out = runner.run(np.stack([luma, prev]), depth)[0, 0]
+        smoothed = smoother(out)
+        previous = luma
+        t = float(frame.time) if frame.time is not None else n / float(video.frame_rate or 25)
+        yield FrameMap(n, t, smoothed.copy(), levels(smoothed))
+        if on_frame is not None:
+            on_frame(n + 1)
