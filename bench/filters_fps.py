@@ -39,6 +39,7 @@ FILTERS = {
     "vmaf_pre, planes=all": ("vmaf_pre=model=vmaf_pre_dn:planes=all", FRAMES),
     "vmaf_pre_temporal, luma": ("vmaf_pre_temporal=model=vmaf_pre_tdn", FRAMES),
     "vmaf_post": ("vmaf_post=model=vmaf_post_nr", FRAMES),
+    "vmaf_roi": ("vmaf_roi=model=vmaf_saliency", FRAMES),
 }
 # Two inputs (distorted, reference): our tiny model against libvmaf itself (the bundled
 # FFmpeg's, all cores), on the same frames.

@@ -92,6 +92,15 @@ SERIES = (
         ("vf_vmaf_tiny.c",),
         (Filter("vmaf_tiny", ("vf_vmaf_tiny.o", "vmaf_model.o", "vmaf_registry.o", "framesync.o")),),
     ),
+    Patch(
+        "avfilter: add vmaf_roi filter",
+        "A saliency model sees each frame's luma and the previous frame's and\n"
+        "returns a value per 16x16 block; smoothed over time and turned into\n"
+        "levels around the frame's mean, the blocks become AVRegionOfInterest\n"
+        "side data (libx264, libx265, qsv, vaapi) and frame metadata.",
+        ("vf_vmaf_roi.c",),
+        (Filter("vmaf_roi", ("vf_vmaf_roi.o", "vmaf_model.o", "vmaf_registry.o")),),
+    ),
 )
 
 

@@ -281,9 +281,11 @@ def assert_valgrind_clean(ffmpeg: Path, *args: str) -> None:
 @needs_nr
 def test_filters_run_clean_under_valgrind(ffmpeg_built, noisy, tmp_path):
     clip = tmp_path / "short.mkv"
-    run(ffmpeg_built, "-i", str(noisy), "-frames:v", "2", "-c:v", "ffv1", str(clip))
+    run(ffmpeg_built, "-i", str(noisy), "-frames:v", "3", "-c:v", "ffv1", str(clip))
     vf = (
         f"vmaf_pre=model={PRE}:registry={MODELS}:planes=all,"
-        f"vmaf_post=model={NR}:registry={MODELS}:log={tmp_path}/p.json"
+        f"vmaf_post=model={NR}:registry={MODELS}:log={tmp_path}/p.json,"
+        # Three frames: the second sees the first as its previous, the third a merge.
+        f"vmaf_roi=model=vmaf_saliency:registry={MODELS}:strength=1:max_regions=5"
     )
     assert_valgrind_clean(ffmpeg_built, "-i", str(clip), "-vf", vf)
