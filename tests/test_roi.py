@@ -193,3 +193,53 @@ def test_roi_side_data_reaches_the_encoder(ffmpeg_built, vtest, tmp_path, codec)
     hi_full, lo_full = psnr_by_level(ff, full, src, lv)
     assert hi_full > hi_plain + 0.5, (hi_plain, hi_full)
     assert lo_full < lo_plain - 0.5, (lo_plain, lo_full)
+
+
+# --- encode --roi ----------------------------------------------------------------------------
+
+
+def test_python_and_filter_engines_give_the_same_maps(ffmpeg_built, vtest):
+    from vmaftune.steps.probe import read
+    from vmaftune.zoo.saliency import video_levels
+
+    video, _ = read(vtest)
+    options = roi.RoiOptions(strength=1.0)
+    py, e1 = video_levels(video, "vmaf_saliency", options, None)
+    from vmaftune.edges.toolchain import patched_ffmpeg
+
+    ff, e2 = video_levels(video, "vmaf_saliency", options, patched_ffmpeg())
+    assert (e1, e2) == ("python onnxruntime", "ffmpeg vmaf_roi") and len(py) == len(ff)
+    assert np.mean([np.mean(a == b) for a, b in zip(py, ff, strict=True)]) >= 0.995
+    assert np.mean(roi.shot_levels(py) == roi.shot_levels(ff)) >= 0.99
+
+
+def test_encode_target_with_roi_meets_the_target_and_records_the_map(cli, vtest, tmp_path):
+    out = tmp_path / "out.mp4"
+    r = cli("encode", vtest, "-o", out, "-c", "x264", "--target-vmaf", "88",
+            "--roi", "saliency:strength=1", "--json")  # fmt: skip
+    assert r.code == 0, r.stderr
+    doc = json.loads((tmp_path / "out.mp4.shots.json").read_text())
+    got = doc["target"]["roi"]
+    assert got["model"] == "vmaf_saliency" and got["strength"] == 1.0
+    assert len(got["per_shot_mean_qp_offset"]) == len(doc["shots"]) >= 1
+    assert all(n > 0 for n in got["per_shot_regions"])
+    # The target holds on whole-frame VMAF, as without --roi.
+    assert all(s["vmaf"]["mean"] >= 88 for s in doc["shots"])
+    plain = tmp_path / "plain.mp4"
+    assert cli("encode", vtest, "-o", plain, "-c", "x264", "--target-vmaf", "88").code == 0
+    assert plain.read_bytes() != out.read_bytes()
+
+
+def test_encode_roi_refusals(cli, vtest, tmp_path):
+    cases = [
+        (("--crf", "23", "--roi", "saliency"), "--roi works with per-shot encodes"),
+        (("-c", "svt-av1", "--target-vmaf", "90", "--roi", "saliency"), "ignores region"),
+        (("--target-vmaf", "90", "--roi", "faces"), "expected saliency"),
+        (("--target-vmaf", "90", "--roi", "saliency:strength=2"), "strength 2"),
+        (("--target-vmaf", "90", "--roi", "saliency:model=vmaf_post_nr"), "saliency model"),
+    ]
+    for extra, words in cases:
+        codec = () if "-c" in extra else ("-c", "x264")
+        r = cli("encode", vtest, "-o", tmp_path / "o.mp4", *codec, *extra)
+        assert r.code == 2 and words in r.stderr, (extra, r.stderr)
+        assert not (tmp_path / "o.mp4").exists()

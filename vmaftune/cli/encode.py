@@ -65,6 +65,16 @@ Pre = Annotated[
         "still measured against the unfiltered INPUT.",
     ),
 ]
+Roi = Annotated[
+    str | None,
+    typer.Option(
+        "--roi",
+        help="Per-shot runs: spend bits where viewers look: saliency[:model=ID|PATH]"
+        "[:strength=0..1][:smooth=0..1]; each shot's map (the zoo's saliency model) goes to "
+        "x264/x265/QSV as region-of-interest offsets. The target is still met on "
+        "whole-frame VMAF.",
+    ),
+]
 Mode = Annotated[
     str,
     typer.Option(
@@ -114,6 +124,7 @@ def command(
     min_shot: MinShot = 1.0,
     max_shot: MaxShot = 10.0,
     pre: Pre = None,
+    roi: Roi = None,
     engine: Engine = "auto",
     final_score: Annotated[
         str,
@@ -145,6 +156,11 @@ def command(
     ffmpeg = settings(ctx).ffmpeg
     if target_vmaf is None and report:
         raise UsageError("--report draws a per-shot run: it needs --target-vmaf")
+    if target_vmaf is None and roi is not None:
+        raise UsageError(
+            "--roi works with per-shot encodes (--target-vmaf) for now; for one setting, run "
+            "ffmpeg -vf vmaf_roi=model=vmaf_saliency (the patched FFmpeg) yourself"
+        )
     if target_vmaf is None:
         request = OnceRequest(
             input=input, output=output, codec=codec, quality=crf, preset=preset,
@@ -171,7 +187,7 @@ def command(
         min_shot=min_shot, max_shot=max_shot, model=model, jobs=jobs, keep_work=keep_work,
         force=force, audio=audio, mode=mode, predictor=predictor, verify=verify,
         max_interval=max_interval, final_score=final_score, trial_subsample=trial_subsample,
-        report=report, executor=executor, ray_address=ray_address,
+        report=report, executor=executor, ray_address=ray_address, roi=roi,
         command=("vmaftune", *sys.argv[1:]),
     )  # fmt: skip
     render = Renderer(as_json=as_json)

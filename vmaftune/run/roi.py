@@ -5,20 +5,22 @@ heat map per shot)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from vmaftune.edges.outputs import atomic_output, check_output
-from vmaftune.edges.toolchain import FFmpeg
+from vmaftune.edges.toolchain import FFmpeg, patched_ffmpeg
 from vmaftune.errors import UsageError
 from vmaftune.run.events import Emit, Run
 from vmaftune.steps import roi as maps
 from vmaftune.steps.probe import read
-from vmaftune.steps.shots import ShotOptions, detect
+from vmaftune.steps.shots import Shot, ShotOptions, detect
+from vmaftune.steps.trial import Job
 from vmaftune.zoo import registry as models
-from vmaftune.zoo.saliency import DEFAULT_MODEL, FrameMap, frame_maps
+from vmaftune.zoo.saliency import DEFAULT_MODEL, FrameMap, frame_maps, video_levels
 
 FORMATS = ("svt-roi-map", "json", "png")
 
@@ -151,3 +153,39 @@ def _write_pngs(req: RoiRequest, found: list[FrameMap], shots: list[tuple[int, i
         plt.close(fig)
         written.append(path)
     return tuple(written)
+
+
+# --- encode --roi: one map per shot ------------------------------------------------------------
+
+ROI_ENCODERS = frozenset({"libx264", "libx265", "h264_qsv", "hevc_qsv"})
+
+
+def with_shot_regions(job: Job, shots: list[Shot]) -> tuple[Job, dict[str, Any]]:
+    """The job with each shot's addroi filters (its frames' levels averaged, steps/roi.py),
+    and what the sidecar records of them. The maps come from the patched FFmpeg's vmaf_roi
+    filter when it is built, else from Python: the same maps."""
+    spec = job.roi
+    if spec is None:
+        return job, {}
+    loaded = models.load(spec.model, kind="saliency")
+    frame_levels, engine = video_levels(job.source, spec.model, spec.options, patched_ffmpeg())
+    w, h = job.source.width, job.source.height
+    filters, means = [], []
+    for shot in shots:
+        inside = frame_levels[shot.start : min(shot.end, len(frame_levels))] or frame_levels[-1:]
+        lv = maps.shot_levels(inside)
+        found = maps.regions(lv, w, h, spec.options.max_regions)
+        filters.append(maps.addroi_filters(found, spec.options.strength))
+        means.append(round(float(maps.qp_offsets(maps.applied(found, lv.shape),
+                                                 spec.options.strength).mean()), 3))  # fmt: skip
+    record = {
+        "model": loaded.entry.id if loaded.entry is not None else spec.model,
+        "model_sha256": loaded.entry.sha256 if loaded.entry is not None else None,
+        "strength": spec.options.strength,
+        "smooth": spec.options.smooth,
+        "engine": engine,
+        "map": "per shot: the mean of its frames' levels, as addroi regions",
+        "per_shot_mean_qp_offset": means,
+        "per_shot_regions": [len(f) for f in filters],
+    }
+    return replace(job, roi_shots=tuple(filters)), record

@@ -22,6 +22,7 @@ from vmaftune.errors import Interrupted, UsageError, VmaftuneError
 from vmaftune.run.events import Emit, Note, Resuming, Run, ShotsFound, progress_hook
 from vmaftune.run.ray_shots import joined, ray_shots
 from vmaftune.run.report import render_page, report_path
+from vmaftune.run.roi import ROI_ENCODERS, with_shot_regions
 from vmaftune.run.shots import (
     EXECUTORS,
     OneFolder,
@@ -48,6 +49,7 @@ from vmaftune.steps.decide.search import Target
 from vmaftune.steps.decide.verdict import Verdict
 from vmaftune.steps.probe import MediaInfo, Timeline, probe, read
 from vmaftune.steps.report.document import Document
+from vmaftune.steps.roi import RoiSpec
 from vmaftune.steps.score import DEFAULT_VMAF_MODEL, Score, VmafOptions, plan, require_libvmaf
 from vmaftune.steps.score import run as run_score
 from vmaftune.steps.shots import Shot, ShotOptions
@@ -57,6 +59,7 @@ from vmaftune.work.pershot import PerShot
 from vmaftune.work.workdir import WorkDir, run_key
 from vmaftune.zoo import features
 from vmaftune.zoo.predictor import DEFAULT_PREDICTOR, CurveModel
+from vmaftune.zoo.registry import load as load_model
 
 MODES = ("search", "predict")
 SHARDS = "shards"  # plan/run/join (vmaftune.run.shards): not an --executor choice
@@ -96,6 +99,9 @@ class TargetRequest:
     # on the cluster at ray_address (None: $RAY_ADDRESS, else a Ray started here).
     executor: str = "local"
     ray_address: str | None = None
+    # Saliency ROI (steps/roi.py): "saliency[:model=ID][:strength=S][:smooth=A]"; each
+    # shot's encodes carry its map as region-of-interest offsets (x264, x265, qsv).
+    roi: str | None = None
     command: tuple[str, ...] = ()  # recorded in the sidecar
 
 
@@ -146,6 +152,7 @@ def make_plan(req: TargetRequest, ffmpeg: FFmpeg, *, publish: bool = True) -> tu
     encode.require_encoder(ffmpeg, encoder, pix_fmt)
     require_libvmaf(ffmpeg)
     threads = shot_threads(req.executor, jobs)
+    roi = _roi_spec(req, encoder)
     job = Job(
         source=source,
         frames=Frames((), demuxed),  # until the shot detection's decode
@@ -155,6 +162,7 @@ def make_plan(req: TargetRequest, ffmpeg: FFmpeg, *, publish: bool = True) -> tu
         vmaf=VmafOptions(model=req.model, threads=threads).checked(),
         threads=threads,
         trial_subsample=req.trial_subsample,
+        roi=roi,
     )
     if not 1 <= req.trial_subsample <= 30:
         raise UsageError(f"--trial-subsample must be 1..30, not {req.trial_subsample}")
@@ -167,6 +175,21 @@ def make_plan(req: TargetRequest, ffmpeg: FFmpeg, *, publish: bool = True) -> tu
         raise UsageError("--max-interval must be above 0")
     curve = CurveModel(req.predictor) if req.mode == "predict" else None
     return Plan(job, target, shot_options, jobs, curve, sample), demuxed
+
+
+def _roi_spec(req: TargetRequest, encoder: encoders.Encoder) -> RoiSpec | None:
+    if req.roi is None:
+        return None
+    spec = RoiSpec.parse(req.roi)
+    if encoder.ffmpeg not in ROI_ENCODERS:
+        raise UsageError(
+            f"--roi: {encoder.name} ignores region-of-interest offsets; use x264, x265 or "
+            "QSV (for SVT-AV1: vmaftune roi --format svt-roi-map and SvtAv1EncApp)"
+        )
+    if req.executor == SHARDS:
+        raise UsageError("--roi is not available to plan/run/join yet; use --executor local|ray")
+    load_model(spec.model, kind="saliency")  # a bad model fails before any work
+    return spec
 
 
 def _report_paths(req: TargetRequest) -> tuple[Path, ...]:
@@ -234,7 +257,9 @@ def _decided(
     lap = Laps(started)
     lap("plan")
     shots, frames = shots_and_frames(ffmpeg, p.job.source, demuxed, p.shots, [work])
-    job = p.job.with_frames(frames)
+    job, roi = with_shot_regions(p.job.with_frames(frames), shots)
+    if roi:
+        work.journal.set_meta("roi", roi)
     lap("shots")
     predictions = predictions_for(ffmpeg, p.curve, job, p.target, shots, work, req.max_interval)
     lap("features")
@@ -414,6 +439,7 @@ def _facts(
         mode=req.mode,
         predictor=predictor,
         verify=verify,
+        roi=work.journal.meta("roi") if p.job.roi is not None else None,
     )
 
 

@@ -164,3 +164,58 @@ def svt_line(picture: int, offsets: np.ndarray) -> str:
     """One event of SvtAv1EncApp's --roi-map-file: the picture number, then the offsets
     row by row."""
     return " ".join([str(picture), *(str(int(v)) for v in offsets.reshape(-1))])
+
+
+# --- per shot (encode --roi) -----------------------------------------------------------------
+
+ROI_USAGE = "saliency[:model=ID|PATH][:strength=0..1][:smooth=0..1]"
+
+
+@dataclass(frozen=True)
+class RoiSpec:
+    """`encode --roi saliency[:model=ID|PATH][:strength=S][:smooth=A]`."""
+
+    model: str = "vmaf_saliency"
+    options: RoiOptions = RoiOptions()
+
+    @staticmethod
+    def parse(spec: str) -> RoiSpec:
+        kind, _, rest = spec.partition(":")
+        if kind != "saliency":
+            raise UsageError(f"--roi {spec!r}: expected {ROI_USAGE}")
+        values: dict[str, str] = {}
+        for part in filter(None, rest.split(":")):
+            key, eq, value = part.partition("=")
+            if not eq or key not in ("model", "strength", "smooth"):
+                raise UsageError(f"--roi: unknown option {part!r}; expected {ROI_USAGE}")
+            values[key] = value
+        try:
+            strength = float(values.get("strength", "0.5"))
+            smooth = float(values.get("smooth", "0.5"))
+        except ValueError:
+            raise UsageError(f"--roi {spec!r}: strength and smooth are numbers") from None
+        options = RoiOptions(strength=strength, smooth=smooth).checked()
+        return RoiSpec(values.get("model") or "vmaf_saliency", options)
+
+    def spec(self) -> str:
+        o = self.options
+        return f"saliency:model={self.model}:strength={o.strength:g}:smooth={o.smooth:g}"
+
+
+def shot_levels(frame_levels: list[np.ndarray]) -> np.ndarray:
+    """One map for a whole shot: each block's mean level over the shot's frames, rounded
+    half to even (the trials of a shot all see the same regions)."""
+    if not frame_levels:
+        raise ValueError("a shot without frames")
+    mean = np.mean(np.stack(frame_levels).astype(np.float64), axis=0)
+    out: np.ndarray = np.clip(np.rint(mean), -LEVELS, LEVELS).astype(np.int8)
+    return out
+
+
+def addroi_filters(found: list[Region], strength: float) -> tuple[str, ...]:
+    """FFmpeg's stock addroi filters that attach `found` to every frame (any FFmpeg)."""
+    return tuple(
+        f"addroi=x={r.left}:y={r.top}:w={r.right - r.left}:h={r.bottom - r.top}"
+        f":qoffset={qoffset(r.level, strength)}"
+        for r in found
+    )

@@ -42,6 +42,7 @@ class RunFacts:
     parts: dict[str, float] | None = None  # wall seconds per part of the run, in order
     # OUT's VMAF frame by frame (the whole-file score), for the report's per-frame plot.
     frame_vmaf: tuple[float, ...] = ()
+    roi: dict[str, Any] | None = None  # encode --roi: model, strength, per-shot offsets
 
 
 def _vmaf(p: Pooled | None) -> dict[str, float] | None:
@@ -166,6 +167,7 @@ def document(facts: RunFacts, results: list[ShotResult]) -> dict[str, Any]:
             "mode": facts.mode,
             **({"predictor": facts.predictor} if facts.predictor else {}),
             **({"verify": facts.verify} if facts.verify else {}),
+            **({"roi": facts.roi} if facts.roi else {}),
         },
         "totals": {
             "shots": len(results),

@@ -25,6 +25,7 @@ from vmaftune.errors import InternalError, ToolError
 from vmaftune.steps.cuts import Cut, Frames
 from vmaftune.steps.decide.search import Point
 from vmaftune.steps.probe import MediaInfo, Timeline, probe
+from vmaftune.steps.roi import RoiSpec
 from vmaftune.steps.score import Pooled, Score, VmafOptions, plan
 from vmaftune.steps.score import run as run_score
 from vmaftune.steps.shots import Shot
@@ -46,6 +47,10 @@ class Job:
     # Trials scored on every n-th frame (libvmaf n_subsample); a shot's answer is then
     # scored again on every frame before it is accepted (run/shots.py).
     trial_subsample: int = 1
+    # encode --roi: the spec (part of the identity), and per shot index the addroi
+    # filters every encode of that shot runs (steps/roi.py; filled once shots are known).
+    roi: RoiSpec | None = None
+    roi_shots: tuple[tuple[str, ...], ...] = ()
 
     @property
     def timeline(self) -> Timeline:
@@ -72,6 +77,7 @@ class Job:
             "scale": self.scale,
             "score_at": self.score_at,
             **({"trial_subsample": self.trial_subsample} if self.trial_subsample > 1 else {}),
+            **({"roi": self.roi.spec()} if self.roi is not None else {}),
         }
 
 
@@ -130,6 +136,8 @@ def encode_argv(
     if job.scale:
         # Rungs are square-pixel: the size already carries the source's display aspect.
         chain += [f"scale={job.scale[0]}:{job.scale[1]}:flags=bicubic", "setsar=1"]
+    if job.roi_shots:
+        chain += job.roi_shots[shot.index]
     return ffmpeg.argv(
         "-y",
         *cut.input_args(),

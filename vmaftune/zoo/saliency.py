@@ -4,13 +4,19 @@ then the shared smoothing and levels of vmaftune.steps.roi."""
 
 from __future__ import annotations
 
+import re
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from vmaftune.edges import process
+from vmaftune.edges.toolchain import FFmpeg
+from vmaftune.errors import InputError
 from vmaftune.steps.probe import MediaInfo
-from vmaftune.steps.roi import RoiOptions, Smoother, levels
+from vmaftune.steps.roi import LEVELS, RoiOptions, Smoother, levels
 from vmaftune.zoo import engines
 from vmaftune.zoo import registry as models
 from vmaftune.zoo.inference import PlaneModel
@@ -54,3 +60,36 @@ def frame_maps(
         yield FrameMap(n, t, smoothed.copy(), levels(smoothed))
         if on_frame is not None:
             on_frame(n + 1)
+
+
+_MAP_LINE = re.compile(r"^lavfi\.vmaf_roi\.map=(\S+)$")
+
+
+def video_levels(
+    video: MediaInfo, model_name: str, options: RoiOptions, patched: FFmpeg | None
+) -> tuple[list[np.ndarray], str]:
+    """Every frame's levels, from the vmaf_roi filter of the patched FFmpeg when given,
+    else from Python (the same maps), and which engine made them."""
+    if patched is None:
+        maps = [f.levels for f in frame_maps(video, model_name, options)]
+        return maps, "python onnxruntime"
+    model = models.load(model_name, kind="saliency")
+    pix_fmt = engines.work_pix_fmt(video.pix_fmt, video.bit_depth)
+    with engines.filter_says("vmaf_roi"), tempfile.TemporaryDirectory(prefix="vmaftune-") as tmp:
+        # The model's verified bytes, by a name relative to the run's folder.
+        path = engines.copy_model(model, Path(tmp))
+        graph = (f"format={pix_fmt},vmaf_roi=model={path}:strength={options.strength!r}"
+                 f":smooth={options.smooth!r},metadata=print:file=-")  # fmt: skip
+        source = f"file:{video.path.resolve()}"
+        argv = patched.argv("-i", source, "-map", "0:v:0", "-fps_mode", "passthrough",
+                            "-vf", graph, "-f", "null", "-")  # fmt: skip
+        out = process.run(argv, what="saliency maps (vmaf_roi)", cwd=Path(tmp)).stdout
+    maps = []
+    for line in out.splitlines():
+        m = _MAP_LINE.match(line.strip())
+        if m:
+            rows = m.group(1).split("/")
+            maps.append(np.array([[ord(c) - 48 - LEVELS for c in r] for r in rows], np.int8))
+    if not maps:
+        raise InputError(f"{video.path}: the vmaf_roi filter gave no frames")
+    return maps, "ffmpeg vmaf_roi"
