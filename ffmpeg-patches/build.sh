@@ -44,10 +44,14 @@ SNAPSHOT=https://snapshot.debian.org/archive/debian/20261101T000000Z
 ORT_VERSION=1.21.0+dfsg
 ORT_TAR=onnxruntime_1.21.0+dfsg.orig.tar.xz
 ORT_SHA=32df1f82bd6b07b18372c0f387133214905cbde7a586b3ad83f0ed0075f80273
+# SVT-AV1 with region-of-interest maps (added in 1.6.0; bookworm has 1.4.1): the encoder
+# library FFmpeg links, and SvtAv1EncApp for `vmaftune roi --format svt-roi-map`.
+SVT_TAR=svt-av1_2.3.0+dfsg.orig.tar.xz
+SVT_SHA=815e88cc539c41b8ebd1a6f362f82ab510147635fc6c3edfa35edcfbed302cd8
 # No Debian suite packages libvmaf: scoring uses the bundled FFmpeg (imageio-ffmpeg), and
 # LIBVMAF_SRC can add libvmaf from a source tree or tarball the user provides.
 LIBVMAF_SRC=${LIBVMAF_SRC:-}
-APT_PACKAGES="build-essential nasm pkg-config xz-utils git dpkg-dev curl ca-certificates libx264-dev libx265-dev"
+APT_PACKAGES="build-essential nasm cmake pkg-config xz-utils git dpkg-dev curl ca-certificates libx264-dev libx265-dev"
 [ -z "$LIBVMAF_SRC" ] || APT_PACKAGES="$APT_PACKAGES meson ninja-build xxd"
 
 say() { echo "build.sh: $*" >&2; }
@@ -173,6 +177,19 @@ build_libvmaf() {
     ninja -C "$WORK/vmaf-build" -j "$JOBS" install >> "$WORK/vmaf.log" 2>&1 \
         || { tail -n 30 "$WORK/vmaf.log" >&2; exit 1; }
 }
+
+# build_svtav1 TARBALL DEST: SVT-AV1's static encoder library and SvtAv1EncApp in DEST.
+build_svtav1() {
+    local tree=$WORK/svt-src
+    mkdir -p "$tree"
+    tar -xJf "$1" -C "$tree" --strip-components=1
+    cmake -S "$tree" -B "$WORK/svt-build" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_INSTALL_PREFIX="$2" -DCMAKE_INSTALL_LIBDIR=lib -DBUILD_SHARED_LIBS=OFF \
+        -DBUILD_DEC=OFF -DBUILD_TESTING=OFF -DBUILD_APPS=ON \
+        > "$WORK/svt.log" 2>&1 || { tail -n 30 "$WORK/svt.log" >&2; exit 1; }
+    make -C "$WORK/svt-build" -j"$JOBS" install >> "$WORK/svt.log" 2>&1 \
+        || { tail -n 30 "$WORK/svt.log" >&2; exit 1; }
+}
 # --- end recipe
 
 if [ "${1:-}" = "--mirror" ]; then
@@ -202,9 +219,11 @@ else
     SRC_ID="tar:$FFMPEG_SHA"
 fi
 
+SVT_TARBALL=$(pool svt-av1 "$SVT_TAR" "$SVT_SHA")
 CONFIGURE_FLAGS=(
     --enable-gpl --enable-version3
-    --enable-libx264 --enable-libx265 --enable-libonnxruntime
+    --enable-libx264 --enable-libx265 --enable-libsvtav1 --enable-libonnxruntime
+    --pkg-config-flags=--static
     --disable-doc --disable-ffplay --disable-stripping
 )
 VMAF_ID=none
@@ -215,7 +234,7 @@ if [ -n "$LIBVMAF_SRC" ]; then
     else
         VMAF_ID="tar:$(sha "$VMAF_SOURCE")"
     fi
-    CONFIGURE_FLAGS+=(--enable-libvmaf --pkg-config-flags=--static)
+    CONFIGURE_FLAGS+=(--enable-libvmaf)
 fi
 # The CUDA execution provider lives in libraries beside libonnxruntime (onnxruntime-gpu).
 ORT_PROVIDERS=$(find "$(dirname "$ORT_LIB")" -maxdepth 1 -name 'libonnxruntime_providers_*.so' | sort)
@@ -223,6 +242,7 @@ KEY=$(
     {
         echo "$SRC_ID"
         echo "$VMAF_ID"
+        echo "$SVT_SHA"
         for f in $ORT_PROVIDERS; do sha "$f"; done
         cat "$ORT_INC"/*.h
         sha "$ORT_LIB"
@@ -266,6 +286,9 @@ else
     cp "$ORT_LIB" $ORT_PROVIDERS "$WORK/ort/"
     ln -s "$(basename "$ORT_LIB")" "$WORK/ort/libonnxruntime.so"
     ln -s "$(basename "$ORT_LIB")" "$WORK/ort/libonnxruntime.so.1"
+    say "building SVT-AV1 $SVT_TAR"
+    build_svtav1 "$SVT_TARBALL" "$WORK/svt"
+    export PKG_CONFIG_PATH="$WORK/svt/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
     if [ -n "$LIBVMAF_SRC" ]; then
         say "building libvmaf $VMAF_SOURCE"
         build_libvmaf "$VMAF_SOURCE" "$WORK/vmaf"
@@ -286,6 +309,7 @@ else
     mkdir -p "$(dirname "$PREFIX")"
     mv "$WORK/stage$PREFIX" "$PREFIX.partial"
     cp -a "$WORK"/ort/libonnxruntime*.so* "$PREFIX.partial/lib/"
+    cp "$WORK/svt/bin/SvtAv1EncApp" "$PREFIX.partial/bin/"
     rm -rf "$PREFIX"
     mv "$PREFIX.partial" "$PREFIX"
     # A build is ~0.5 GB (static libraries with symbols, for valgrind): keep the two newest.
@@ -310,4 +334,5 @@ WANTED="dnn_processing vmaf_pre vmaf_post"
 for f in $WANTED; do
     grep -q " $f " <<<"$FILTERS" || die "$OUT/bin/ffmpeg runs but lacks the $f filter"
 done
+"$OUT/bin/SvtAv1EncApp" --version >/dev/null 2>&1 || die "$OUT/bin/SvtAv1EncApp does not run"
 say "ready: $OUT/bin/ffmpeg"

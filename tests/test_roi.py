@@ -243,3 +243,55 @@ def test_encode_roi_refusals(cli, vtest, tmp_path):
         r = cli("encode", vtest, "-o", tmp_path / "o.mp4", *codec, *extra)
         assert r.code == 2 and words in r.stderr, (extra, r.stderr)
         assert not (tmp_path / "o.mp4").exists()
+
+
+# --- SVT-AV1's map file ---------------------------------------------------------------------
+
+
+def test_svt_roi_map_file_is_what_svtav1encapp_parses(  # type: ignore[no-untyped-def]
+    ffmpeg_built, ffmpeg_exe, cli, vtest, tmp_path
+):
+    """SvtAv1EncApp (SVT-AV1 2.3.0, built with the patched FFmpeg) takes the map and
+    encodes the salient 64x64 blocks better; a map with a block missing is refused, so
+    the app does read the file."""
+    app = ffmpeg_built.parent / "SvtAv1EncApp"
+    if not app.exists():
+        pytest.skip(f"{app} missing: make ffmpeg builds it")
+    y4m = tmp_path / "in.y4m"
+    subprocess.run([ffmpeg_exe, "-v", "error", "-i", str(vtest), "-frames:v", "20",
+                    "-pix_fmt", "yuv420p", str(y4m)], check=True)  # fmt: skip
+    assert cli("roi", y4m, "-o", tmp_path / "m.svt", "--format", "svt-roi-map",
+               "--strength", "1").code == 0  # fmt: skip
+    lines = (tmp_path / "m.svt").read_text().splitlines()
+
+    def encode(name: str, *extra: str) -> tuple[int, Path]:
+        out = tmp_path / f"{name}.ivf"
+        proc = subprocess.run([str(app), "-i", str(y4m), "-b", str(out), "--preset", "10",
+                               "--crf", "40", *extra], capture_output=True)  # fmt: skip
+        return proc.returncode, out
+
+    rc, plain = encode("plain")
+    assert rc == 0
+    rc, mapped = encode("mapped", "--roi-map-file", str(tmp_path / "m.svt"))
+    assert rc == 0 and mapped.read_bytes() != plain.read_bytes()
+    (tmp_path / "short.svt").write_text(" ".join(lines[0].split()[:-1]) + "\n")
+    assert encode("short", "--roi-map-file", str(tmp_path / "short.svt"))[0] != 0
+
+    offsets = np.mean([[int(v) for v in line.split()[1:]] for line in lines], axis=0)
+    grid = offsets.reshape(9, 12)  # 576/64 rows, 768/64 columns
+    mask = np.kron(grid, np.ones((64, 64)))[:576, :768]
+
+    def luma(path: Path) -> np.ndarray:
+        argv = [ffmpeg_exe, "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray",
+                "-"]  # fmt: skip
+        raw = subprocess.run(argv, capture_output=True, check=True).stdout
+        return np.frombuffer(raw, np.uint8).reshape(-1, 576, 768).astype(np.float64)
+
+    src = luma(y4m)
+
+    def psnr(path: Path, where: np.ndarray) -> float:
+        return float(10 * np.log10(255**2 / ((luma(path) - src) ** 2)[:, where].mean()))
+
+    salient, dull = mask < 0, mask > 0
+    assert psnr(mapped, salient) > psnr(plain, salient) + 0.3
+    assert psnr(mapped, dull) < psnr(plain, dull)
