@@ -60,6 +60,8 @@ bench: setup
 	$(MAKE) ffmpeg
 	$(BIN)/python bench/filters_fps.py
 	$(BIN)/python bench/bdrate.py
+	$(BIN)/python bench/roi.py
+	$(BIN)/python bench/parity.py
 
 clean:
 	rm -rf $(VENV) build dist demo-x264.mp4 *.egg-info .pytest_cache .mypy_cache .ruff_cache
