@@ -189,6 +189,9 @@ build_svtav1() {
         > "$WORK/svt.log" 2>&1 || { tail -n 30 "$WORK/svt.log" >&2; exit 1; }
     make -C "$WORK/svt-build" -j"$JOBS" install >> "$WORK/svt.log" 2>&1 \
         || { tail -n 30 "$WORK/svt.log" >&2; exit 1; }
+    # The library is static: what it needs goes on every link, not only on --static ones
+    # (pkg-config --static would also ask for x265's libnuma, which nothing here needs).
+    sed -i 's/^Libs: \(.*\)$/Libs: \1 -lpthread -lm/' "$2/lib/pkgconfig/SvtAv1Enc.pc"
 }
 # --- end recipe
 
@@ -223,7 +226,6 @@ SVT_TARBALL=$(pool svt-av1 "$SVT_TAR" "$SVT_SHA")
 CONFIGURE_FLAGS=(
     --enable-gpl --enable-version3
     --enable-libx264 --enable-libx265 --enable-libsvtav1 --enable-libonnxruntime
-    --pkg-config-flags=--static
     --disable-doc --disable-ffplay --disable-stripping
 )
 VMAF_ID=none
@@ -234,7 +236,7 @@ if [ -n "$LIBVMAF_SRC" ]; then
     else
         VMAF_ID="tar:$(sha "$VMAF_SOURCE")"
     fi
-    CONFIGURE_FLAGS+=(--enable-libvmaf)
+    CONFIGURE_FLAGS+=(--enable-libvmaf --pkg-config-flags=--static)
 fi
 # The CUDA execution provider lives in libraries beside libonnxruntime (onnxruntime-gpu).
 ORT_PROVIDERS=$(find "$(dirname "$ORT_LIB")" -maxdepth 1 -name 'libonnxruntime_providers_*.so' | sort)
