@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bdrate import bd_rate  # noqa: E402
+from bench.bdrate import bd_rate, vmaf  # noqa: E402
 from vmaftune.edges.toolchain import patched_ffmpeg, resolve  # noqa: E402
 from vmaftune.zoo import sources  # noqa: E402
 
@@ -84,15 +84,6 @@ def yuv(ff: str, path: Path, w: int, h: int) -> np.ndarray:
     raw = run([ff, "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "yuv420p",
                "-"]).stdout  # fmt: skip
     return np.frombuffer(raw, np.uint8).reshape(-1, w * h * 3 // 2)
-
-
-def vmaf(ff: str, dist: Path, ref: Path) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "v.json"
-        run([ff, "-v", "error", "-i", str(dist), "-i", str(ref), "-lavfi",
-             f"[0:v]setpts=N[d];[1:v]setpts=N[r];[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=2",
-             "-f", "null", "-"])  # fmt: skip
-        return float(json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"])
 
 
 def measure(bff: str, enc: Path, src: Path, src_yuv: np.ndarray, masks: np.ndarray,

@@ -204,10 +204,13 @@ def test_python_and_filter_engines_give_the_same_maps(ffmpeg_built, vtest):
 
     video, _ = read(vtest)
     options = roi.RoiOptions(strength=1.0)
-    py, e1 = video_levels(video, "vmaf_saliency", options, None)
+    from vmaftune.zoo import registry as zoo
+
+    model = zoo.load("vmaf_saliency", kind="saliency")
+    py, e1 = video_levels(video, model, options, None)
     from vmaftune.edges.toolchain import patched_ffmpeg
 
-    ff, e2 = video_levels(video, "vmaf_saliency", options, patched_ffmpeg())
+    ff, e2 = video_levels(video, model, options, patched_ffmpeg())
     assert (e1, e2) == ("python onnxruntime", "ffmpeg vmaf_roi") and len(py) == len(ff)
     assert np.mean([np.mean(a == b) for a, b in zip(py, ff, strict=True)]) >= 0.995
     assert np.mean(roi.shot_levels(py) == roi.shot_levels(ff)) >= 0.99

@@ -67,7 +67,7 @@ def _run(req: RoiRequest, ffmpeg: FFmpeg | None, emit: Emit) -> RoiResult:
         check_output(req.output, [req.input], force=req.force)
     loaded = models.load(req.model, kind="saliency")
     name = loaded.entry.id if loaded.entry is not None else req.model
-    found = list(frame_maps(video, req.model, options, limit=req.frames))
+    found = list(frame_maps(video, loaded, options, limit=req.frames))
     w, h = video.width, video.height
     qp = [np.abs(maps.qp_offsets(f.levels, options.strength)).mean() for f in found]
     files: tuple[Path, ...]
@@ -168,7 +168,7 @@ def with_shot_regions(job: Job, shots: list[Shot]) -> tuple[Job, dict[str, Any]]
     if spec is None:
         return job, {}
     loaded = models.load(spec.model, kind="saliency")
-    frame_levels, engine = video_levels(job.source, spec.model, spec.options, patched_ffmpeg())
+    frame_levels, engine = video_levels(job.source, loaded, spec.options, patched_ffmpeg())
     w, h = job.source.width, job.source.height
     filters, means = [], []
     for shot in shots:

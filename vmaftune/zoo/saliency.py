@@ -34,14 +34,13 @@ class FrameMap:
 
 def frame_maps(
     video: MediaInfo,
-    model_name: str,
+    model: models.LoadedModel,
     options: RoiOptions,
     *,
     limit: int | None = None,
     on_frame: Callable[[int], None] | None = None,
 ) -> Iterator[FrameMap]:
     """Each decoded frame's smoothed saliency and levels, in decode order."""
-    model = models.load(model_name, kind="saliency")
     runner = PlaneModel(model.session(), model.name, model.range)
     pix_fmt = engines.work_pix_fmt(video.pix_fmt, video.bit_depth)
     depth = engines.depth(pix_fmt)
@@ -66,14 +65,13 @@ _MAP_LINE = re.compile(r"^lavfi\.vmaf_roi\.map=(\S+)$")
 
 
 def video_levels(
-    video: MediaInfo, model_name: str, options: RoiOptions, patched: FFmpeg | None
+    video: MediaInfo, model: models.LoadedModel, options: RoiOptions, patched: FFmpeg | None
 ) -> tuple[list[np.ndarray], str]:
     """Every frame's levels, from the vmaf_roi filter of the patched FFmpeg when given,
     else from Python (the same maps), and which engine made them."""
     if patched is None:
-        maps = [f.levels for f in frame_maps(video, model_name, options)]
+        maps = [f.levels for f in frame_maps(video, model, options)]
         return maps, "python onnxruntime"
-    model = models.load(model_name, kind="saliency")
     pix_fmt = engines.work_pix_fmt(video.pix_fmt, video.bit_depth)
     with engines.filter_says("vmaf_roi"), tempfile.TemporaryDirectory(prefix="vmaftune-") as tmp:
         # The model's verified bytes, by a name relative to the run's folder.
