@@ -35,7 +35,16 @@ class Journal:
             try:
                 self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True,
                                            check_same_thread=False)  # fmt: skip
-                row = self._db.execute("SELECT value FROM meta WHERE key='run'").fetchone()
+                # A writer killed between creating the file and its tables leaves a
+                # journal without them: that is no run's journal yet, not a broken one.
+                has_meta = self._db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+                ).fetchone()
+                row = (
+                    self._db.execute("SELECT value FROM meta WHERE key='run'").fetchone()
+                    if has_meta
+                    else None
+                )
             except sqlite3.Error as exc:
                 raise OutputError(f"{path}: cannot read the run journal ({exc})") from exc
             self.resumed = row is not None and row[0] == run_key
