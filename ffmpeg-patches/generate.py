@@ -2,7 +2,8 @@
 
 filters/ is the one source of truth for our C code; this script lays it onto a
 pristine FFmpeg tree, registers each filter (allfilters.c, libavfilter/Makefile,
-configure, doc/filters.texi) and writes `git format-patch` output with fixed
+configure, doc/filters.texi), applies the changes to FFmpeg's own files kept as
+diffs there (filters/*.diff) and writes `git format-patch` output with fixed
 authors and dates, so the same inputs always give byte-identical patches. CI
 runs it and fails when the committed series differs.
 
@@ -50,6 +51,7 @@ class Patch:
     body: str
     files: tuple[str, ...]
     filters: tuple[Filter, ...] = field(default_factory=tuple)
+    diffs: tuple[str, ...] = ()  # changes to FFmpeg's files, applied with git apply
 
 
 SERIES = (
@@ -100,6 +102,16 @@ SERIES = (
         "side data (libx264, libx265, qsv, vaapi) and frame metadata.",
         ("vf_vmaf_roi.c",),
         (Filter("vmaf_roi", ("vf_vmaf_roi.o", "vmaf_model.o", "vmaf_registry.o")),),
+    ),
+    Patch(
+        "avcodec/libsvtav1: honour regions of interest",
+        "AVRegionOfInterest side data becomes SVT-AV1's ROI map (1.6.0 and\n"
+        "later): regions laid on the 64x64 block grid, qoffset scaled to the\n"
+        "qindex range as vaapi_encode_av1 does, at most eight offsets per frame.\n"
+        "A map goes to the library only when it changes; the library keeps its\n"
+        "pointer, so each map lives until every frame coded with it is out.",
+        (),
+        diffs=("libsvtav1_roi.diff",),
     ),
 )
 
@@ -169,6 +181,8 @@ def build_series(tree: Path) -> None:
             shutil.copyfile(FILTERS / name, tree / "libavfilter" / name)
         for f in patch.filters:
             register(tree, f)
+        for name in patch.diffs:
+            git(tree, "apply", "--whitespace=error-all", str(FILTERS / name))
         git(tree, "add", "-A")
         git(tree, "commit", "-q", "-m", patch.subject, "-m", patch.body)
 

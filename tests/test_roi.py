@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import opencv_clip
+from tests.test_vmaf_filters import assert_valgrind_clean, needs_valgrind
 from vmaftune.steps import roi
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,7 +237,6 @@ def test_encode_target_with_roi_meets_the_target_and_records_the_map(cli, vtest,
 def test_encode_roi_refusals(cli, vtest, tmp_path):
     cases = [
         (("--crf", "23", "--roi", "saliency"), "--roi works with per-shot encodes"),
-        (("-c", "svt-av1", "--target-vmaf", "90", "--roi", "saliency"), "ignores region"),
         (("--target-vmaf", "90", "--roi", "faces"), "expected saliency"),
         (("--target-vmaf", "90", "--roi", "saliency:strength=2"), "strength 2"),
         (("--target-vmaf", "90", "--roi", "saliency:model=vmaf_post_nr"), "saliency model"),
@@ -298,3 +298,130 @@ def test_svt_roi_map_file_is_what_svtav1encapp_parses(  # type: ignore[no-untype
     salient, dull = mask < 0, mask > 0
     assert psnr(mapped, salient) > psnr(plain, salient) + 0.3
     assert psnr(mapped, dull) < psnr(plain, dull)
+
+
+# --- SVT-AV1 inside FFmpeg (patch 0007) -------------------------------------------------------
+
+
+def svt_encode(ff: Path, src: Path, out: Path, *args: str, crf: int = 40) -> Path:
+    """An IVF file (no container ids that vary), preset 12, 30 frames."""
+    subprocess.run([str(ff), "-v", "error", "-i", str(src), "-frames:v", "30", *args,
+                    "-c:v", "libsvtav1", "-preset", "12", "-crf", str(crf), "-f", "ivf",
+                    str(out)], check=True)  # fmt: skip
+    return out
+
+
+def luma_frames(ff: str, path: Path, w: int, h: int) -> np.ndarray:
+    """Decoded by the bundled FFmpeg: the patched build has no AV1 decoder."""
+    argv = [ff, "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+    raw = subprocess.run(argv, capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, h, w).astype(np.float64)
+
+
+def test_svtav1_takes_the_filters_map_as_its_roi_map(ffmpeg_built, ffmpeg_exe, vtest, tmp_path):
+    """At the same CRF the patched libsvtav1 moves quality into the 64x64 blocks the map
+    marks salient and out of the dull ones; at strength 0, or with -roi_map 0, the output
+    is the plain encode byte for byte."""
+    graph = f"vmaf_roi=model=vmaf_saliency:registry={MODELS}"
+    plain = svt_encode(ffmpeg_built, vtest, tmp_path / "plain.ivf")
+    zero = svt_encode(ffmpeg_built, vtest, tmp_path / "zero.ivf", "-vf", f"{graph}:strength=0")
+    off = svt_encode(ffmpeg_built, vtest, tmp_path / "off.ivf", "-vf", f"{graph}:strength=1",
+                     "-roi_map", "0")  # fmt: skip
+    full = svt_encode(ffmpeg_built, vtest, tmp_path / "full.ivf", "-vf", f"{graph}:strength=1")
+    assert zero.read_bytes() == plain.read_bytes() == off.read_bytes()
+    assert full.read_bytes() != plain.read_bytes()
+
+    # The blocks' mean level over the 30 frames, on SVT-AV1's 64x64 grid (576x768: 9x12).
+    lv = np.mean(filter_maps(ffmpeg_built, vtest, 30, ":strength=1"), axis=0)
+    grid = lv.reshape(9, 4, 12, 4).mean(axis=(1, 3))
+    mask = np.kron(grid, np.ones((64, 64)))
+    src = luma_frames(ffmpeg_exe, vtest, 768, 576)[:30]
+
+    def psnr(path: Path, where: np.ndarray) -> float:
+        err = (luma_frames(ffmpeg_exe, path, 768, 576) - src) ** 2
+        return float(10 * np.log10(255**2 / err[:, where].mean()))
+
+    salient, dull = mask > 0.5, mask < -0.5
+    assert salient.any() and dull.any()
+    assert psnr(full, salient) > psnr(plain, salient) + 0.3
+    assert psnr(full, dull) < psnr(plain, dull) - 0.3
+
+
+def test_svtav1_maps_that_stop_or_are_all_negative_decode(ffmpeg_built, ffmpeg_exe, tmp_path):
+    """Frames 0-9 all finer (every offset negative: a zero-offset segment is kept, so even
+    CRF 1 never asks SVT-AV1 for lossless blocks), frames 10-19 with no regions (a neutral
+    map), frames 20-29 a coarse rectangle: every encode decodes to 30 frames, and the first
+    ten frames come out better than without regions."""
+    src = tmp_path / "src.mkv"
+    lavfi = "testsrc2=s=256x192:r=10:d=3"
+    subprocess.run([str(ffmpeg_built), "-v", "error", "-f", "lavfi", "-i", lavfi, "-c:v", "ffv1",
+                    str(src)], check=True)  # fmt: skip
+    graph = ("[0:v]split=3[a][b][c];"
+             "[a]trim=end_frame=10,addroi=0:0:iw:ih:-0.5[a1];"
+             "[b]trim=start_frame=10:end_frame=20[b1];"
+             "[c]trim=start_frame=20,addroi=0:0:128:96:0.8[c1];"
+             "[a1][b1][c1]concat=n=3")  # fmt: skip
+    for crf in (1, 45):
+        out = svt_encode(ffmpeg_built, src, tmp_path / f"roi{crf}.ivf", "-filter_complex", graph,
+                         crf=crf)  # fmt: skip
+        decoded = subprocess.run([ffmpeg_exe, "-v", "error", "-i", str(out), "-f",
+                                  "framecrc", "-"], capture_output=True, text=True)  # fmt: skip
+        assert decoded.returncode == 0 and not decoded.stderr, decoded.stderr
+        assert sum(1 for line in decoded.stdout.splitlines() if line[:1].isdigit()) == 30
+    # Three maps (all finer, neutral, the rectangle), the first two released while
+    # encoding, once their frames' packets were out.
+    log = subprocess.run([str(ffmpeg_built), "-v", "debug", "-i", str(src), "-filter_complex",
+                          graph, "-c:v", "libsvtav1", "-preset", "12", "-f", "null", "-"],
+                         capture_output=True, text=True, check=True).stderr  # fmt: skip
+    assert len(re.findall(r"ROI map from pts \d+: ", log)) == 3, log[-2000:]
+    assert len(re.findall(r"ROI map from pts \d+ released", log)) == 2, log[-2000:]
+    plain = svt_encode(ffmpeg_built, src, tmp_path / "plain45.ivf", crf=45)
+    ref = luma_frames(ffmpeg_exe, src, 256, 192)
+
+    def mse(path: Path, frames: slice) -> float:
+        return float(((luma_frames(ffmpeg_exe, path, 256, 192) - ref)[frames] ** 2).mean())
+
+    assert mse(tmp_path / "roi45.ivf", slice(0, 10)) < 0.8 * mse(plain, slice(0, 10))
+
+
+def test_encoders_and_encode_roi_know_which_libsvtav1_takes_maps(
+    ffmpeg_built, cli, vtest, tmp_path, monkeypatch
+):
+    """`vmaftune encoders` shows ROI for svtav1 with the patched FFmpeg only; `encode
+    --roi` runs SVT-AV1's encodes in the patched FFmpeg (scoring stays with the bundled
+    one, which has libvmaf): the target met, the map in the sidecar, the output not the
+    plain one. Without a patched FFmpeg it refuses SVT-AV1 in one line."""
+
+    def roi_column(*ffmpeg: str) -> bool:
+        r = cli(*ffmpeg, "encoders", "--json")
+        assert r.code == 0, r.stderr
+        return next(row["roi"] for row in json.loads(r.stdout) if row["name"] == "svtav1")
+
+    assert not roi_column()
+    assert roi_column("--ffmpeg", str(ffmpeg_built))
+    base = ("-c", "svt-av1", "--preset", "12", "--target-vmaf", "88")
+    out = tmp_path / "out.mkv"
+    r = cli("encode", vtest, "-o", out, *base, "--roi", "saliency:strength=1", "--json")
+    assert r.code == 0, r.stderr
+    doc = json.loads((tmp_path / "out.mkv.shots.json").read_text())
+    assert doc["target"]["roi"]["model"] == "vmaf_saliency"
+    assert all(s["vmaf"]["mean"] >= 88 for s in doc["shots"])
+    # The SVT-AV1 that encoded is the patched build's (2.3.0), not the bundled FFmpeg's.
+    assert "v2.3.0" in doc["encoder"]["version"], doc["encoder"]
+
+    monkeypatch.setenv("VMAFTUNE_PATCHED_FFMPEG", "none")
+    r = cli("encode", vtest, "-o", tmp_path / "o.mkv", *base, "--roi", "saliency")
+    assert r.code == 2 and "ignores region-of-interest offsets" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "o.mkv").exists()
+
+
+@needs_valgrind
+def test_svtav1_roi_maps_run_clean_under_valgrind(ffmpeg_built):
+    """Maps sent, replaced, released while encoding and at close: no memory errors."""
+    graph = ("[0:v]split=3[a][b][c];[a]trim=end_frame=4,addroi=0:0:iw:ih:-0.5[a1];"
+             "[b]trim=start_frame=4:end_frame=8[b1];"
+             "[c]trim=start_frame=8,addroi=0:0:96:64:0.8,addroi=32:32:64:64:-0.3[c1];"
+             "[a1][b1][c1]concat=n=3")  # fmt: skip
+    lavfi = "testsrc2=s=192x128:r=10:d=1.2"
+    assert_valgrind_clean(ffmpeg_built, "-f", "lavfi", "-i", lavfi, "-filter_complex", graph,
+                          "-c:v", "libsvtav1", "-preset", "12")  # fmt: skip

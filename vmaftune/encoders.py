@@ -72,7 +72,7 @@ class Encoder:
     codec: str  # h264, hevc, av1
     aliases: tuple[str, ...]
     hardware: str  # none, nvidia, intel
-    roi: bool  # honours AVRegionOfInterest side data
+    roi: bool  # honours AVRegionOfInterest side data in every FFmpeg build
     quality: QualityKnob
     preset_option: str
     presets: tuple[str, ...]
@@ -93,6 +93,8 @@ class Encoder:
     version_regex: str = ""
     version_args: tuple[str, ...] = ()
     version_env: tuple[tuple[str, str], ...] = ()
+    # Honours AVRegionOfInterest where its wrapper has this private option (a patch).
+    roi_option: str = ""
 
     @property
     def all_pix_fmts(self) -> tuple[str, ...]:
@@ -195,6 +197,7 @@ def _encoder(table: dict[str, Any], family: str, where: str) -> Encoder:
             version_regex=str(table.get("version_regex", "")),
             version_args=tuple(table.get("version_args", ())),
             version_env=tuple(sorted(table.get("version_env", {}).items())),
+            roi_option=str(table.get("roi_option", "")),
         )
     except KeyError as exc:
         raise InternalError(f"{where}: encoder table lacks {exc}") from exc

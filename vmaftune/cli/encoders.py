@@ -9,11 +9,11 @@ import typer
 from rich.table import Table
 
 from vmaftune.cli.common import out, settings
-from vmaftune.edges.toolchain import Trial, trial_encode
+from vmaftune.edges.toolchain import Trial, honours_roi, trial_encode
 from vmaftune.encoders import HARDWARE_NEEDS, Encoder, load_all
 
 
-def as_dict(enc: Encoder, built_in: bool, trial: Trial) -> dict[str, Any]:
+def as_dict(enc: Encoder, built_in: bool, trial: Trial, roi: bool) -> dict[str, Any]:
     q = enc.quality
     return {
         "name": enc.name,
@@ -29,7 +29,7 @@ def as_dict(enc: Encoder, built_in: bool, trial: Trial) -> dict[str, Any]:
         "default_preset": enc.default_preset,
         "pix_fmts": list(enc.pix_fmts),
         "pix_fmts_10bit": list(enc.pix_fmts_10bit),
-        "roi": enc.roi,
+        "roi": roi,
         "hardware": enc.hardware,
         "built_in": built_in,
         "usable": trial.usable,
@@ -46,7 +46,9 @@ def command(
     ffmpeg = settings(ctx).ffmpeg()
     found = [(enc, trial_encode(ffmpeg, enc.ffmpeg, enc.default_pix_fmt)) for enc in load_all()]
     if as_json:
-        rows = [as_dict(e, ffmpeg.has_encoder(e.ffmpeg), t) for e, t in found]
+        rows = [
+            as_dict(e, ffmpeg.has_encoder(e.ffmpeg), t, honours_roi(ffmpeg, e)) for e, t in found
+        ]
         out.print_json(json.dumps(rows))
         return
     table = Table(title=f"Encoders ({ffmpeg.path.name} {ffmpeg.version})")
@@ -59,7 +61,7 @@ def command(
             f"{q.option} {q.min:g}-{q.max:g} ({q.default:g})",
             f"{enc.presets[0]}..{enc.presets[-1]} ({enc.default_preset})",
             "yes" if enc.pix_fmts_10bit else "no",
-            "yes" if enc.roi else "no",
+            "yes" if honours_roi(ffmpeg, enc) else "no",
             "[green]yes[/]" if trial.usable else "[red]no[/]",
         )
     out.print(table)

@@ -15,10 +15,13 @@ import shutil
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vmaftune.edges import process
 from vmaftune.errors import ToolError
+
+if TYPE_CHECKING:
+    from vmaftune.encoders import Encoder
 
 log = logging.getLogger("vmaftune")
 
@@ -122,21 +125,38 @@ ZOO_FILTERS = ("vmaf_pre", "vmaf_post", "vmaf_pre_temporal", "vmaf_tiny")
 
 
 def patched_ffmpeg() -> FFmpeg | None:
-    """The FFmpeg with all our filters (ZOO_FILTERS): $VMAFTUNE_PATCHED_FFMPEG, else the
-    checkout's build/ffmpeg from `make ffmpeg`. None when neither runs or lacks the filters;
-    the models then run in Python (vmaftune.zoo.inference)."""
+    """The FFmpeg with all our filters (ZOO_FILTERS): $VMAFTUNE_PATCHED_FFMPEG when set (the
+    value `none`: no patched FFmpeg, the Python engines everywhere), else the checkout's
+    build/ffmpeg from `make ffmpeg`. None when it does not run or lacks the filters; the
+    models then run in Python (vmaftune.zoo.inference)."""
     env = os.environ.get(ENV_PATCHED)
-    candidates = [(env, f"${ENV_PATCHED}")] if env else []
+    if env == "none":
+        return None
     built = Path(__file__).resolve().parents[2] / "build" / "ffmpeg" / "bin" / "ffmpeg"
-    candidates.append((str(built), "make ffmpeg"))
-    for candidate, origin in candidates:
-        try:
-            found = probe_ffmpeg(_usable(candidate, origin), origin)
-        except (ToolError, OSError):
-            continue
-        if all(found.has_filter(f) for f in ZOO_FILTERS):
-            return found
-    return None
+    candidate, origin = (env, f"${ENV_PATCHED}") if env else (str(built), "make ffmpeg")
+    try:
+        found = probe_ffmpeg(_usable(candidate, origin), origin)
+    except (ToolError, OSError):
+        return None
+    return found if all(found.has_filter(f) for f in ZOO_FILTERS) else None
+
+
+def honours_roi(ffmpeg: FFmpeg, encoder: Encoder) -> bool:
+    """Whether this FFmpeg's wrapper applies AVRegionOfInterest side data: always for
+    some (encoders/*.toml `roi`), for others only with our patch's option."""
+    if encoder.roi:
+        return True
+    if not encoder.roi_option or not ffmpeg.has_encoder(encoder.ffmpeg):
+        return False
+    return encoder.roi_option in encoder_options(ffmpeg.path, encoder.ffmpeg)
+
+
+@cache
+def encoder_options(path: Path, encoder: str) -> frozenset[str]:
+    """The private options `ffmpeg -h encoder=NAME` lists ("  -name  <type> ...")."""
+    done = process.run([str(path), "-hide_banner", "-h", f"encoder={encoder}"],
+                       what=f"ffmpeg -h encoder={encoder}")  # fmt: skip
+    return frozenset(re.findall(r"^\s+-(\S+)\s+<", done.stdout, flags=re.M))
 
 
 def resolve(explicit: str | None = None) -> FFmpeg:

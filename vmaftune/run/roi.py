@@ -157,8 +157,6 @@ def _write_pngs(req: RoiRequest, found: list[FrameMap], shots: list[tuple[int, i
 
 # --- encode --roi: one map per shot ------------------------------------------------------------
 
-ROI_ENCODERS = frozenset({"libx264", "libx265", "h264_qsv", "hevc_qsv"})
-
 
 def with_shot_regions(job: Job, shots: list[Shot]) -> tuple[Job, dict[str, Any]]:
     """The job with each shot's addroi filters (its frames' levels averaged, steps/roi.py),

@@ -16,13 +16,13 @@ from typing import Any
 
 from vmaftune import encoders
 from vmaftune.edges.outputs import atomic_output, check_output, output_lock
-from vmaftune.edges.toolchain import FFmpeg, resolve
+from vmaftune.edges.toolchain import FFmpeg, honours_roi, patched_ffmpeg, resolve
 from vmaftune.encoders import QualityKnob
 from vmaftune.errors import Interrupted, UsageError, VmaftuneError
 from vmaftune.run.events import Emit, Note, Resuming, Run, ShotsFound, progress_hook
 from vmaftune.run.ray_shots import joined, ray_shots
 from vmaftune.run.report import render_page, report_path
-from vmaftune.run.roi import ROI_ENCODERS, with_shot_regions
+from vmaftune.run.roi import with_shot_regions
 from vmaftune.run.shots import (
     EXECUTORS,
     OneFolder,
@@ -152,7 +152,7 @@ def make_plan(req: TargetRequest, ffmpeg: FFmpeg, *, publish: bool = True) -> tu
     encode.require_encoder(ffmpeg, encoder, pix_fmt)
     require_libvmaf(ffmpeg)
     threads = shot_threads(req.executor, jobs)
-    roi = _roi_spec(req, encoder)
+    roi, encode_with = _roi_spec(req, encoder, ffmpeg)
     job = Job(
         source=source,
         frames=Frames((), demuxed),  # until the shot detection's decode
@@ -163,6 +163,7 @@ def make_plan(req: TargetRequest, ffmpeg: FFmpeg, *, publish: bool = True) -> tu
         threads=threads,
         trial_subsample=req.trial_subsample,
         roi=roi,
+        encode_with=encode_with,
     )
     if not 1 <= req.trial_subsample <= 30:
         raise UsageError(f"--trial-subsample must be 1..30, not {req.trial_subsample}")
@@ -177,19 +178,33 @@ def make_plan(req: TargetRequest, ffmpeg: FFmpeg, *, publish: bool = True) -> tu
     return Plan(job, target, shot_options, jobs, curve, sample), demuxed
 
 
-def _roi_spec(req: TargetRequest, encoder: encoders.Encoder) -> RoiSpec | None:
+def _roi_spec(
+    req: TargetRequest, encoder: encoders.Encoder, ffmpeg: FFmpeg
+) -> tuple[RoiSpec | None, FFmpeg | None]:
+    """The --roi spec, and the FFmpeg that must run the encodes when the run's own ignores
+    regions but the patched build applies them (SVT-AV1)."""
     if req.roi is None:
-        return None
+        return None, None
     spec = RoiSpec.parse(req.roi)
-    if encoder.ffmpeg not in ROI_ENCODERS:
-        raise UsageError(
-            f"--roi: {encoder.name} ignores region-of-interest offsets; use x264, x265 or "
-            "QSV (for SVT-AV1: vmaftune roi --format svt-roi-map and SvtAv1EncApp)"
-        )
+    encode_with = None
+    if not honours_roi(ffmpeg, encoder):
+        patched = patched_ffmpeg()
+        if patched is None or not honours_roi(patched, encoder):
+            hint = (
+                "build the patched FFmpeg (make ffmpeg), whose libsvtav1 takes them, or "
+                "write the map with vmaftune roi --format svt-roi-map for SvtAv1EncApp"
+                if encoder.roi_option
+                else "x264, x265, QSV, or SVT-AV1 with the patched FFmpeg of make ffmpeg"
+            )
+            raise UsageError(
+                f"--roi: {encoder.name} in {ffmpeg.path} ignores region-of-interest offsets; "
+                + hint
+            )
+        encode_with = patched
     if req.executor == SHARDS:
         raise UsageError("--roi is not available to plan/run/join yet; use --executor local|ray")
     load_model(spec.model, kind="saliency")  # a bad model fails before any work
-    return spec
+    return spec, encode_with
 
 
 def _report_paths(req: TargetRequest) -> tuple[Path, ...]:
@@ -429,7 +444,7 @@ def _facts(
         whole=whole.pooled,
         frame_vmaf=_frame_vmaf(whole, output),
         encoder=job.encoder,
-        encoder_version=encode.encoder_version(ffmpeg, job.encoder),
+        encoder_version=encode.encoder_version(job.encode_with or ffmpeg, job.encoder),
         preset=job.preset,
         pix_fmt=job.pix_fmt,
         target=p.target,

@@ -16,9 +16,10 @@ A saliency model returns one value per 16x16 block. Per frame:
    in raster order) and the rest left at 0.
 
 SVT-AV1's ROI map (`SvtAv1EncApp --roi-map-file`) takes one qindex offset per 64x64 block:
-the mean level of the 16x16 blocks inside, rounded half to even, times strength * QMAX * 51
-QP, times 4 qindex per QP, rounded; at most 2*LEVELS+1 = 7 distinct values (AV1 allows 8
-segments).
+the mean level of the 16x16 blocks inside, rounded half to even, turned into its qoffset and
+scaled by 255, the qindex range (as FFmpeg's AV1 encoders scale AVRegionOfInterest: the
+libsvtav1 patch in our series, vaapi_encode_av1), rounded; at most 2*LEVELS+1 = 7 distinct
+values (AV1 allows 8 segments).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ FLAT = 1e-3
 SPREAD = 2.0
 SVT_BLOCK = 64
 QP_RANGE = 51  # libx264/libx265 (8-bit) scale a qoffset of 1 to 51 QP
+QINDEX_RANGE = 255  # AV1: a qoffset of 1 is 255 qindex
 
 
 @dataclass(frozen=True)
@@ -155,8 +157,8 @@ def svt_offsets(lv: np.ndarray, width: int, height: int, strength: float) -> np.
     padded[: lv.shape[0], : lv.shape[1]] = lv
     mean = np.nanmean(padded.reshape(rows, k, cols, k), axis=(1, 3))
     big = np.rint(mean)
-    qp_per_level = round(strength * QMAX * 1000) / (LEVELS * 1000) * QP_RANGE
-    offsets: np.ndarray = np.rint(-big * qp_per_level * 4).astype(int)
+    per_level = round(strength * QMAX * 1000) / (LEVELS * 1000) * QINDEX_RANGE
+    offsets: np.ndarray = np.rint(-big * per_level).astype(int)
     return offsets
 
 

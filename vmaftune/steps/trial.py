@@ -51,6 +51,10 @@ class Job:
     # filters every encode of that shot runs (steps/roi.py; filled once shots are known).
     roi: RoiSpec | None = None
     roi_shots: tuple[tuple[str, ...], ...] = ()
+    # The FFmpeg that runs the encodes when the run's cannot apply the regions (--roi with
+    # SVT-AV1: the patched build, whose libsvtav1 takes ROI maps but which has no libvmaf,
+    # so scoring stays with the run's FFmpeg). None: the run's FFmpeg encodes.
+    encode_with: FFmpeg | None = None
 
     @property
     def timeline(self) -> Timeline:
@@ -78,6 +82,7 @@ class Job:
             "score_at": self.score_at,
             **({"trial_subsample": self.trial_subsample} if self.trial_subsample > 1 else {}),
             **({"roi": self.roi.spec()} if self.roi is not None else {}),
+            **({"encode_with": self.encode_with.version} if self.encode_with else {}),
         }
 
 
@@ -198,7 +203,7 @@ def measure(
     with atomic_output(dest) as tmp:
         try:
             process.run(
-                encode_argv(ffmpeg, job, shot, cut, setting, tmp, stats=vstats),
+                encode_argv(job.encode_with or ffmpeg, job, shot, cut, setting, tmp, stats=vstats),
                 what=f"encode of shot {shot.index} with {job.encoder.name}",
                 env=dict(job.encoder.env),
                 writes=tmp,
