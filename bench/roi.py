@@ -3,8 +3,9 @@ scored on the whole frame and inside the salient region (issue 20, item 6).
 
 Clips: the first FRAMES frames of sources the saliency model never trained on (its
 HELD_OUT: vtest, office-talk, pampi-tour, lab-throw), stored losslessly. Each is encoded by
-x264 and x265 (medium) at CRF 22/27/32/37, through `vmaf_roi=model=vmaf_saliency` at
-strength 0.25, 0.5 and 1 and without it (the patched FFmpeg, `make ffmpeg`).
+x264 and x265 (medium) at CRF 22/27/32/37 and SVT-AV1 (preset 8; its libsvtav1 takes the
+regions through our patch 0007) at CRF 30/38/46/54, through `vmaf_roi=model=vmaf_saliency`
+at strength 0.25, 0.5 and 1 and without it (the patched FFmpeg, `make ffmpeg`).
 
 Salient region: per frame, the blocks the filter put at level >= 1 at strength 1 (the
 same map for every encode of a clip, read from its frame metadata). Two measures:
@@ -20,7 +21,7 @@ over the range both curves cover), the salient VMAF gain and the whole-frame VMA
 of each strength against no ROI; and the BD-rate on salient VMAF (bits saved at equal
 salient-region quality; negative: fewer bits).
 
-Run: .venv/bin/python bench/roi.py [--frames 90] [--clips vtest,office-talk]
+Run: .venv/bin/python bench/roi.py [--frames 90] [--clips vtest,office-talk] [--codecs svtav1]
 """
 
 from __future__ import annotations
@@ -43,9 +44,16 @@ from vmaftune.edges.toolchain import patched_ffmpeg, resolve  # noqa: E402
 from vmaftune.zoo import sources  # noqa: E402
 
 CLIPS = ("vtest", "office-talk", "pampi-tour", "lab-throw")
-CRFS = (22, 27, 32, 37)
 STRENGTHS = (0.25, 0.5, 1.0)
-CODECS = {"x264": ("libx264", []), "x265": ("libx265", ["-x265-params", "log-level=error"])}
+# codec: FFmpeg encoder, its arguments, the CRFs of its curve.
+CODECS = {
+    "x264": ("libx264", ["-preset", "medium"], (22, 27, 32, 37)),
+    "x265": ("libx265", ["-preset", "medium", "-x265-params", "log-level=error"], (22, 27, 32, 37)),
+    "svtav1": ("libsvtav1", ["-preset", "8"], (30, 38, 46, 54)),
+    # SVT-AV1 without its own adaptive quantization (aq-mode 0), against which the maps
+    # are the only bit allocation across the frame.
+    "svtav1-aq0": ("libsvtav1", ["-preset", "8", "-svtav1-params", "aq-mode=0"], (30, 38, 46, 54)),
+}
 MODELS = ROOT / "models"
 
 
@@ -131,6 +139,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=90)
     ap.add_argument("--clips", default=",".join(CLIPS))
+    ap.add_argument("--codecs", default="x264,x265,svtav1", help=f"of {','.join(CODECS)}")
     ap.add_argument("--json", type=Path, help="also write every point here")
     args = ap.parse_args()
     patched = patched_ffmpeg()
@@ -145,7 +154,8 @@ def main() -> None:
             masks = salient_masks(pff, src, w, h)
             src_yuv = yuv(bff, src, w, h)
             results[clip] = {"size": f"{w}x{h}", "salient_share": round(float(masks.mean()), 3)}
-            for codec, (lib, extra) in CODECS.items():
+            for codec in args.codecs.split(","):
+                lib, extra, crfs = CODECS[codec]
                 curves: dict[str, list[dict]] = {}
                 for strength in (0.0, *STRENGTHS):
                     label = "none" if strength == 0 else f"{strength:g}"
@@ -158,10 +168,10 @@ def main() -> None:
                         ]
                     )
                     points = []
-                    for crf in CRFS:
+                    for crf in crfs:
                         enc = work / f"enc.{codec}.mkv"
                         run([pff, "-v", "error", "-y", "-i", str(src), *vf, "-c:v", lib,
-                             "-preset", "medium", "-crf", str(crf), *extra, str(enc)])  # fmt: skip
+                             "-crf", str(crf), *extra, str(enc)])  # fmt: skip
                         p = measure(bff, enc, src, src_yuv, masks, w, h, work)
                         points.append({"crf": crf, **{k: round(v, 3) for k, v in p.items()}})
                     curves[label] = points
@@ -180,7 +190,7 @@ def main() -> None:
     )
     print("|---|---|---|---:|---:|---:|---:|")
     for clip, res in results.items():
-        for codec in CODECS:
+        for codec in args.codecs.split(","):
             base = res[codec]["none"]
             for label, pts in res[codec].items():
                 if label == "none":

@@ -408,6 +408,7 @@ def test_encoders_and_encode_roi_know_which_libsvtav1_takes_maps(
     assert all(s["vmaf"]["mean"] >= 88 for s in doc["shots"])
     # The SVT-AV1 that encoded is the patched build's (2.3.0), not the bundled FFmpeg's.
     assert "v2.3.0" in doc["encoder"]["version"], doc["encoder"]
+    assert doc["target"]["roi"]["encoded_with"] == str(ffmpeg_built.resolve())
 
     monkeypatch.setenv("VMAFTUNE_PATCHED_FFMPEG", "none")
     r = cli("encode", vtest, "-o", tmp_path / "o.mkv", *base, "--roi", "saliency")

@@ -71,8 +71,8 @@ Roi = Annotated[
         "--roi",
         help="Per-shot runs: spend bits where viewers look: saliency[:model=ID|PATH]"
         "[:strength=0..1][:smooth=0..1]; each shot's map (the zoo's saliency model) goes to "
-        "x264/x265/QSV as region-of-interest offsets. The target is still met on "
-        "whole-frame VMAF.",
+        "x264/x265/QSV, or SVT-AV1 through the patched FFmpeg (make ffmpeg), as "
+        "region-of-interest offsets. The target is still met on whole-frame VMAF.",
     ),
 ]
 Mode = Annotated[

@@ -185,5 +185,7 @@ def with_shot_regions(job: Job, shots: list[Shot]) -> tuple[Job, dict[str, Any]]
         "map": "per shot: the mean of its frames' levels, as addroi regions",
         "per_shot_mean_qp_offset": means,
         "per_shot_regions": [len(f) for f in filters],
+        # The encodes ran in another FFmpeg than the scoring (SVT-AV1: the patched build).
+        **({"encoded_with": str(job.encode_with.path)} if job.encode_with else {}),
     }
     return replace(job, roi_shots=tuple(filters)), record
