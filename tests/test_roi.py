@@ -236,7 +236,10 @@ def test_encode_target_with_roi_meets_the_target_and_records_the_map(cli, vtest,
 
 def test_encode_roi_refusals(cli, vtest, tmp_path):
     cases = [
-        (("--crf", "23", "--roi", "saliency"), "--roi works with per-shot encodes"),
+        (
+            ("--crf", "23", "--roi", "saliency", "--pre", "vmaf_pre=model=vmaf_pre_dn"),
+            "--roi and --pre together",
+        ),
         (("--target-vmaf", "90", "--roi", "faces"), "expected saliency"),
         (("--target-vmaf", "90", "--roi", "saliency:strength=2"), "strength 2"),
         (("--target-vmaf", "90", "--roi", "saliency:model=vmaf_post_nr"), "saliency model"),
@@ -426,3 +429,34 @@ def test_svtav1_roi_maps_run_clean_under_valgrind(ffmpeg_built):
     lavfi = "testsrc2=s=192x128:r=10:d=1.2"
     assert_valgrind_clean(ffmpeg_built, "-f", "lavfi", "-i", lavfi, "-filter_complex", graph,
                           "-c:v", "libsvtav1", "-preset", "12")  # fmt: skip
+
+
+def test_encode_one_setting_with_roi_spends_bits_where_the_map_says(
+    ffmpeg_built, ffmpeg_exe, cli, vtest, tmp_path, monkeypatch
+):
+    """`encode --crf --roi`: the encode runs vmaf_roi frame by frame in the patched FFmpeg
+    (scored by the bundled one): at the same CRF the salient blocks gain PSNR and the dull
+    ones lose it, and the result says which map made it. Without a patched FFmpeg it
+    refuses in one line."""
+    plain, roi_out = tmp_path / "plain.mp4", tmp_path / "roi.mp4"
+    base = ("-c", "x264", "--crf", "30", "--preset", "fast")
+    assert cli("encode", vtest, "-o", plain, *base).code == 0
+    r = cli("encode", vtest, "-o", roi_out, *base, "--roi", "saliency:strength=1", "--json")
+    assert r.code == 0, r.stderr
+    done = json.loads(r.stdout.strip().splitlines()[-1])
+    assert done["roi"]["model"] == "vmaf_saliency" and done["roi"]["strength"] == 1.0
+    assert done["roi"]["encoded_with"] == str(ffmpeg_built.resolve())
+    assert done["vmaf"]["mean"] > 0
+    frames = int(done["frames"])
+    lv = np.rint(np.mean(filter_maps(ffmpeg_built, vtest, frames, ":strength=1"), axis=0))
+    src = tmp_path / "src.mkv"
+    subprocess.run([ffmpeg_exe, "-v", "error", "-i", str(vtest), "-c:v", "ffv1", str(src)],
+                   check=True)  # fmt: skip
+    hi_plain, lo_plain = psnr_by_level(ffmpeg_exe, plain, src, lv.astype(int))
+    hi_roi, lo_roi = psnr_by_level(ffmpeg_exe, roi_out, src, lv.astype(int))
+    assert hi_roi > hi_plain + 0.5 and lo_roi < lo_plain - 0.5, (hi_plain, hi_roi, lo_plain, lo_roi)
+
+    monkeypatch.setenv("VMAFTUNE_PATCHED_FFMPEG", "none")
+    r = cli("encode", vtest, "-o", tmp_path / "o.mp4", *base, "--roi", "saliency")
+    assert r.code == 2 and "make ffmpeg" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "o.mp4").exists()

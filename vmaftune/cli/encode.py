@@ -69,10 +69,12 @@ Roi = Annotated[
     str | None,
     typer.Option(
         "--roi",
-        help="Per-shot runs: spend bits where viewers look: saliency[:model=ID|PATH]"
-        "[:strength=0..1][:smooth=0..1]; each shot's map (the zoo's saliency model) goes to "
+        help="Spend bits where viewers look: saliency[:model=ID|PATH]"
+        "[:strength=0..1][:smooth=0..1]: the zoo's saliency model's map goes to "
         "x264/x265/QSV, or SVT-AV1 through the patched FFmpeg (make ffmpeg), as "
-        "region-of-interest offsets. The target is still met on whole-frame VMAF.",
+        "region-of-interest offsets. Per-shot runs: one map per shot, the target still met "
+        "on whole-frame VMAF; one setting (--crf): a map per frame, by the patched FFmpeg's "
+        "vmaf_roi filter.",
     ),
 ]
 Mode = Annotated[
@@ -156,16 +158,11 @@ def command(
     ffmpeg = settings(ctx).ffmpeg
     if target_vmaf is None and report:
         raise UsageError("--report draws a per-shot run: it needs --target-vmaf")
-    if target_vmaf is None and roi is not None:
-        raise UsageError(
-            "--roi works with per-shot encodes (--target-vmaf) for now; for one setting, run "
-            "ffmpeg -vf vmaf_roi=model=vmaf_saliency (the patched FFmpeg) yourself"
-        )
     if target_vmaf is None:
         request = OnceRequest(
             input=input, output=output, codec=codec, quality=crf, preset=preset,
             pix_fmt=pix_fmt, force=force, audio=audio, vmaf=vmaf, model=model,
-            threads=threads, pre=pre, engine=engine,
+            threads=threads, pre=pre, engine=engine, roi=roi,
         )  # fmt: skip
         render = Renderer(as_json=as_json, progress_json=True)
         try:
@@ -205,7 +202,7 @@ def _once_done(r: OnceResult, as_json: bool) -> None:
         emit({"type": "done", "output": str(o.path), "bytes": o.file_bytes,
               "video_bitrate": round(o.video_bitrate), "frames": o.frame_count,
               "seconds": round(r.seconds, 3), "encoder": r.encoder, r.knob: r.setting,
-              "vmaf": pooled})  # fmt: skip
+              "vmaf": pooled, **({"roi": r.roi} if r.roi else {})})  # fmt: skip
         return
     table = Table(show_header=False, box=None, title=f"{o.path.name}")
     knob = encoders.get(r.encoder).quality
@@ -216,6 +213,8 @@ def _once_done(r: OnceResult, as_json: bool) -> None:
     table.add_row("frames", f"{o.frame_count} in {r.seconds:.1f} s")
     if pooled:
         table.add_row("VMAF", "  ".join(f"{k} {v:.2f}" for k, v in pooled.items()))
+    if r.roi:
+        table.add_row("ROI", f"{r.roi['model']} strength {r.roi['strength']:g}, map per frame")
     out.print(table)
 
 

@@ -31,6 +31,8 @@ class EncodeSpec:
     # The video arrives pre-filtered as NUT on stdin (zoo.prefilter.pre_feed); audio and
     # metadata still come from the source.
     piped: bool = False
+    # Filters before the encoder (--roi with one setting: the vmaf_roi filter).
+    vf: str = ""
 
     def argv(self, ffmpeg: FFmpeg, destination: Path) -> list[str]:
         source = f"file:{self.source.path.resolve()}"
@@ -40,7 +42,7 @@ class EncodeSpec:
                       "-vf", self._source_tags()]  # fmt: skip
             src = "1"
         else:
-            inputs, src = ["-i", source], "0"
+            inputs, src = ["-i", source, *(("-vf", self.vf) if self.vf else ())], "0"
         audio = ["-map", f"{src}:a?", "-c:a", "copy"] if self.audio else ["-an"]
         return ffmpeg.argv(
             "-y",
