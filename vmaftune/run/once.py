@@ -15,6 +15,7 @@ from vmaftune.edges.toolchain import FFmpeg, honours_roi, patched_ffmpeg, resolv
 from vmaftune.encoders import Encoder
 from vmaftune.errors import InputError, UsageError
 from vmaftune.run.events import Emit, Encoded, EncodeStart, Note, Run, progress_hook
+from vmaftune.run.roi import roi_record
 from vmaftune.steps import encode
 from vmaftune.steps.probe import MediaInfo, probe
 from vmaftune.steps.roi import RoiSpec
@@ -114,14 +115,8 @@ def _roi_filter(
     o = spec.options
     graph = (f"format={work_fmt},vmaf_roi=model={path}:strength={o.strength!r}"
              f":smooth={o.smooth!r}:max_regions={o.max_regions}")  # fmt: skip
-    record = {
-        "model": model.entry.id if model.entry is not None else spec.model,
-        "model_sha256": model.entry.sha256 if model.entry is not None else None,
-        "strength": o.strength,
-        "smooth": o.smooth,
-        "map": "per frame: the vmaf_roi filter inside the encode",
-        **({"encoded_with": str(runner.path)} if runner is not ffmpeg else {}),
-    }
+    record = roi_record(model, spec, runner if runner is not ffmpeg else None,
+                        map="per frame: the vmaf_roi filter inside the encode")  # fmt: skip
     return runner, graph, record
 
 

@@ -176,16 +176,26 @@ def with_shot_regions(job: Job, shots: list[Shot]) -> tuple[Job, dict[str, Any]]
         filters.append(maps.addroi_filters(found, spec.options.strength))
         means.append(round(float(maps.qp_offsets(maps.applied(found, lv.shape),
                                                  spec.options.strength).mean()), 3))  # fmt: skip
-    record = {
+    record = roi_record(
+        loaded, spec, job.encode_with,
+        engine=engine,
+        map="per shot: the mean of its frames' levels, as addroi regions",
+        per_shot_mean_qp_offset=means,
+        per_shot_regions=[len(f) for f in filters],
+    )  # fmt: skip
+    return replace(job, roi_shots=tuple(filters)), record
+
+
+def roi_record(
+    loaded: models.LoadedModel, spec: maps.RoiSpec, encoded_with: FFmpeg | None, **more: Any
+) -> dict[str, Any]:
+    """What a run's output records of its --roi maps (the sidecar, the done event)."""
+    return {
         "model": loaded.entry.id if loaded.entry is not None else spec.model,
         "model_sha256": loaded.entry.sha256 if loaded.entry is not None else None,
         "strength": spec.options.strength,
         "smooth": spec.options.smooth,
-        "engine": engine,
-        "map": "per shot: the mean of its frames' levels, as addroi regions",
-        "per_shot_mean_qp_offset": means,
-        "per_shot_regions": [len(f) for f in filters],
+        **more,
         # The encodes ran in another FFmpeg than the scoring (SVT-AV1: the patched build).
-        **({"encoded_with": str(job.encode_with.path)} if job.encode_with else {}),
+        **({"encoded_with": str(encoded_with.path)} if encoded_with else {}),
     }
-    return replace(job, roi_shots=tuple(filters)), record

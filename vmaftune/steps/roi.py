@@ -157,7 +157,7 @@ def svt_offsets(lv: np.ndarray, width: int, height: int, strength: float) -> np.
     padded[: lv.shape[0], : lv.shape[1]] = lv
     mean = np.nanmean(padded.reshape(rows, k, cols, k), axis=(1, 3))
     big = np.rint(mean)
-    per_level = round(strength * QMAX * 1000) / (LEVELS * 1000) * QINDEX_RANGE
+    per_level = -float(qoffset(1, strength)) * QINDEX_RANGE
     offsets: np.ndarray = np.rint(-big * per_level).astype(int)
     return offsets
 
