@@ -240,6 +240,8 @@ def test_encode_roi_refusals(cli, vtest, tmp_path):
             ("--crf", "23", "--roi", "saliency", "--pre", "vmaf_pre=model=vmaf_pre_dn"),
             "--roi and --pre together",
         ),
+        (("--crf", "23", "--roi", "saliency:strength=2"), "strength 2"),
+        (("--crf", "23", "--roi", "saliency:model=vmaf_post_nr"), "saliency model"),
         (("--target-vmaf", "90", "--roi", "faces"), "expected saliency"),
         (("--target-vmaf", "90", "--roi", "saliency:strength=2"), "strength 2"),
         (("--target-vmaf", "90", "--roi", "saliency:model=vmaf_post_nr"), "saliency model"),
