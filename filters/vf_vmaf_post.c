@@ -24,20 +24,33 @@
  * predicts for it as lavfi.vmaf_post.score. The model maps the luma plane, as
  * floats in [0,1], to one number ([1,1,H,W] -> [1,1,1,1]). At the end the
  * mean, minimum and 5th percentile are logged and optionally written as JSON.
+ *
+ * A model with two input channels also reads what the stream says of the
+ * frame: channel 1 holds the stream vector in the first samples of its first
+ * row, zeros elsewhere (the DNN module binds one input tensor per model). Of
+ * that vector a filter can fill only the H.264 block QPs the decoder exports
+ * (-export_side_data venc_params); packet sizes do not reach filters. Which
+ * inputs were used is set per frame as lavfi.vmaf_post.inputs.
  */
 
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "libavutil/avstring.h"
 #include "libavutil/dict.h"
 #include "libavutil/mem.h"
 #include "libavutil/opt.h"
+#include "libavutil/video_enc_params.h"
 
 #include "avfilter.h"
 #include "dnn_filter_common.h"
 #include "filters.h"
 #include "video.h"
 #include "vmaf_model.h"
+
+/* vmaftune.zoo.stream.STREAM_FEATURES */
+#define STREAM_FEATURES 9
 
 typedef struct VmafPostContext {
     const AVClass *class;
@@ -50,6 +63,10 @@ typedef struct VmafPostContext {
 
     float score;
     int error;
+    int channels;
+    /* has_qp, qp, qp_std, then bits and codec facts a filter never has (all 0) */
+    float stream[STREAM_FEATURES];
+    int told_no_qp;
     VmafScores scores;
     int summarized;
 } VmafPostContext;
@@ -79,12 +96,71 @@ static int post_proc(AVFrame *plane, DNNData *output, AVFilterContext *avctx)
     return 0;
 }
 
+/* The luma plane as channel 0 and, for a two-channel model, the stream plane. */
+static int pre_proc(AVFrame *plane, DNNData *input, AVFilterContext *avctx)
+{
+    VmafPostContext *s = avctx->priv;
+    const size_t area = (size_t)plane->width * plane->height;
+    DNNData luma = *input;
+    float *stream;
+    int ret;
+
+    luma.dims[1] = 1;
+    if ((ret = ff_vmaf_model_plane_to_float(plane, &luma, avctx)) < 0 || input->dims[1] < 2)
+        return ret;
+    stream = (float *)input->data + area;
+    memset(stream, 0, area * sizeof(*stream));
+    memcpy(stream, s->stream, sizeof(s->stream));
+    return 0;
+}
+
 static av_cold int init(AVFilterContext *avctx)
 {
     VmafPostContext *s = avctx->priv;
+    int ret = ff_vmaf_model_open(avctx, &s->dnnctx, s->model, s->registry, "nr", s->device,
+                                 post_proc);
 
-    return ff_vmaf_model_open(avctx, &s->dnnctx, s->model, s->registry, "nr", s->device,
-                              post_proc);
+    if (ret < 0)
+        return ret;
+    return ff_dnn_set_frame_proc(&s->dnnctx, pre_proc, post_proc);
+}
+
+/**
+ * Fill the QP part of the stream vector from the frame's H.264 encoding
+ * parameters, as vmaftune.zoo.stream reads them: the mean and spread of the
+ * block QPs (base QP plus each macroblock's delta). Other codecs' QPs are on
+ * other scales, so they count as absent. Returns whether QPs were found.
+ */
+static int read_qp(VmafPostContext *s, const AVFrame *frame)
+{
+    const AVFrameSideData *sd = av_frame_get_side_data(frame, AV_FRAME_DATA_VIDEO_ENC_PARAMS);
+    AVVideoEncParams *par;
+    double sum = 0.0, sq = 0.0, mean;
+
+    memset(s->stream, 0, sizeof(s->stream));
+    if (!sd || sd->size < sizeof(*par))
+        return 0;
+    par = (AVVideoEncParams *)sd->data;
+    if (par->type != AV_VIDEO_ENC_PARAMS_H264)
+        return 0;
+    if (par->nb_blocks && (par->block_size < sizeof(AVVideoBlockParams) ||
+                           par->blocks_offset > sd->size ||
+                           (sd->size - par->blocks_offset) / par->block_size < par->nb_blocks))
+        return 0;
+    if (!par->nb_blocks) {
+        mean = par->qp;
+    } else {
+        for (unsigned i = 0; i < par->nb_blocks; i++) {
+            const double qp = par->qp + av_video_enc_params_block(par, i)->delta_qp;
+            sum += qp;
+            sq  += qp * qp;
+        }
+        mean = sum / par->nb_blocks;
+    }
+    s->stream[0] = 1.0f;
+    s->stream[1] = mean;
+    s->stream[2] = par->nb_blocks ? sqrt(FFMAX(sq / par->nb_blocks - mean * mean, 0.0)) : 0.0;
+    return 1;
 }
 
 static int config_input(AVFilterLink *inlink)
@@ -96,9 +172,16 @@ static int config_input(AVFilterLink *inlink)
 
     if ((ret = ff_dnn_get_input(&s->dnnctx, &input)) < 0)
         return ret;
-    if (input.dt != DNN_FLOAT || input.dims[1] != 1) {
+    if (input.dt != DNN_FLOAT || (input.dims[1] != 1 && input.dims[1] != 2)) {
         av_log(avctx, AV_LOG_ERROR, "the model takes %d channel(s); a no-reference model "
-               "takes the luma plane as floats [1,1,H,W]\n", input.dims[1]);
+               "takes the luma plane as floats [1,1,H,W], or the luma and stream planes "
+               "[1,2,H,W]\n", input.dims[1]);
+        return AVERROR(EINVAL);
+    }
+    s->channels = input.dims[1];
+    if (s->channels == 2 && inlink->w < STREAM_FEATURES) {
+        av_log(avctx, AV_LOG_ERROR, "frames %d samples wide cannot carry the %d stream "
+               "features in a row\n", inlink->w, STREAM_FEATURES);
         return AVERROR(EINVAL);
     }
     if ((input.dims[2] != -1 && input.dims[2] != inlink->h) ||
@@ -115,7 +198,15 @@ static int score_frame(AVFilterContext *avctx, AVFrame *frame)
 {
     VmafPostContext *s = avctx->priv;
     char value[32];
-    int ret = ff_vmaf_model_run_plane(&s->dnnctx, frame, 0, frame->width, frame->height);
+    const int qp = s->channels == 2 && read_qp(s, frame);
+    int ret;
+
+    if (s->channels == 2 && !qp && !s->told_no_qp) {
+        av_log(avctx, AV_LOG_INFO, "no H.264 QPs on the frames (decode with "
+               "-export_side_data venc_params); scoring from the pixels alone\n");
+        s->told_no_qp = 1;
+    }
+    ret = ff_vmaf_model_run_plane(&s->dnnctx, frame, 0, frame->width, frame->height);
 
     if (s->error < 0) {
         ret = s->error;
@@ -126,6 +217,9 @@ static int score_frame(AVFilterContext *avctx, AVFrame *frame)
 
     snprintf(value, sizeof(value), "%.6f", s->score);
     if ((ret = av_dict_set(&frame->metadata, "lavfi.vmaf_post.score", value, 0)) < 0)
+        return ret;
+    if ((ret = av_dict_set(&frame->metadata, "lavfi.vmaf_post.inputs",
+                           qp ? "pixels+qp" : "pixels", 0)) < 0)
         return ret;
     return ff_vmaf_scores_add(&s->scores, s->score);
 }

@@ -1,170 +1,193 @@
-"""Train vmaf_post_nr, the no-reference model of the vmaf_post FFmpeg filter: from the
-distorted frame alone it predicts the VMAF (vmaf_v0.6.1) the frame gets against its
-unseen source.
+"""Train vmaf_post_nr (v2), the no-reference model of the vmaf_post FFmpeg filter and of
+`vmaftune score --nr`: from a decoded frame, and what its stream says of it, it predicts
+the VMAF (vmaf_v0.6.1) the frame gets against its unseen source.
 
-Labels are real: each clip of models/train/sources.py (its first FRAMES frames; also at
-half size), and three synthetic lavfi sources, is encoded
-with x264 and x265 over a CRF grid by the bundled FFmpeg and scored per frame with its
-libvmaf. The model is a small strided CNN on the luma plane ([1,1,H,W] floats in [0,1] ->
-[1,1,1,1] VMAF), trained on crops and run on whole frames. Leave-one-source-out folds give
-the reported PLCC/SROCC/RMSE; the shipped model is trained on all sources.
+Input: one tensor [1,2,H,W] float32. Channel 0 is the luma plane in [0,1]. Channel 1
+carries the stream vector (vmaftune.zoo.stream.STREAM_FEATURES) in its first row's first
+samples and zeros elsewhere: FFmpeg's DNN module binds one input tensor per model, so the
+stream rides with the picture. Absent facts are 0 with their flag 0: the vmaf_post filter
+fills only the H.264 QPs (a filter cannot see packet sizes in FFmpeg 9), the Python engine
+also the bits and the codec.
 
-    python models/train/nr.py --out models --work /tmp/nr-work   # ~40 min on 2 CPU cores
+Graph: fixed pixel statistics (mean and spread of luma; at four scales the mean |Laplacian|,
+mean sqrt|Laplacian| and mean gradient; 8x8 blockiness across and down), log2 of the
+height over 1080, the stream vector; standardised; an MLP 26-64-64-1; 100*sigmoid. Only the
+MLP is trained, on statistics computed once per frame, so every leave-one-source-out fold
+over the 48 sources costs seconds. Training masks the stream facts at random (all; QP only;
+bits and codec only; none) so one model serves every engine.
+
+    python models/train/nr_corpus.py --work /tmp/nr2-work   # the corpus, ~12 min
+    python models/train/nr.py --out models --work /tmp/nr2-work
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
+import sys
 import time
 from pathlib import Path
 
+import av
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sources import Source, luma_frames, real_sources
 from torch import nn
 
-FRAMES = 48
-GRID = {"libx264": (16, 24, 30, 36, 42, 48), "libx265": (18, 26, 32, 38, 44, 50)}
-SEED = 20261122
-CROP = 160
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from vmaftune.zoo.stream import STREAM_FEATURES, FrameStream, vector  # noqa: E402
+
+SEED = 20261205
+STEPS = 2500
+K = len(STREAM_FEATURES)
+PIXEL = 16
+CODEC_OF = {"x264": "h264", "x265": "hevc", "svtav1": "av1"}
+# Which stream facts each engine has: (QP, bits and codec).
+MODES = {"python": (True, True), "filter": (True, False), "bits": (False, True), "pixels": (False, False)}
+COVERAGE = 0.90
 
 
-def ffmpeg() -> str:
-    import imageio_ffmpeg
+class PixelStats(nn.Module):
+    """PIXEL statistics of a luma batch [N,1,H,W] in [0,1] -> [N,PIXEL]; fixed, not trained."""
 
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    def __init__(self) -> None:
+        super().__init__()
+        lap = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+        self.register_buffer("lap", lap.view(1, 1, 3, 3))
+        grad = torch.tensor([[[-0.5, 0.5], [-0.5, 0.5]], [[-0.5, -0.5], [0.5, 0.5]]])
+        self.register_buffer("grad", grad.view(2, 1, 2, 2))
+        self.register_buffer("across", torch.tensor([-1.0, 1.0]).view(1, 1, 1, 2))
+        self.register_buffer("down", torch.tensor([-1.0, 1.0]).view(1, 1, 2, 1))
 
+    @staticmethod
+    def _mag(x: torch.Tensor) -> torch.Tensor:
+        return torch.sqrt(x * x + 1e-10)  # |x| from the allowlist's operators
 
-def run(argv: list[str]) -> None:
-    r = subprocess.run(argv, capture_output=True, text=True)
-    if r.returncode:
-        raise SystemExit(f"failed: {' '.join(argv)}\n{r.stderr[-2000:]}")
-
-
-# More content than six clips, for a model that must not learn "which clip is this":
-# each real clip again at half size (VMAF depends on resolution, and the filter sees any
-# size), and three synthetic lavfi sources. A variant shares its clip's group, so a
-# leave-one-source-out fold holds out the clip with all its variants.
-SYNTHETIC = {
-    "mandelbrot": "mandelbrot=s=640x360:r=25",
-    "life": "life=s=640x360:r=25:mold=10:ratio=0.1:death_color=#303050:life_color=#e0d0a0,format=yuv420p",
-    "testsrc2": "testsrc2=s=640x360:r=25",
-}
-
-
-def references(work: Path) -> list[tuple[str, str, Path]]:
-    """(id, group, y4m) for every training source, made once in work/."""
-    out = []
-    for s in real_sources():
-        for variant, vf in (("", "null"), ("@half", "scale=trunc(iw/4)*2:trunc(ih/4)*2")):
-            ref = work / f"{s.id}{variant}.y4m"
-            if not ref.exists():
-                run([ffmpeg(), "-y", "-v", "error", "-i", str(s.path), "-frames:v", str(FRAMES),
-                     "-vf", vf, "-pix_fmt", "yuv420p", str(ref)])
-            out.append((s.id + variant, s.id, ref))
-    for name, graph in SYNTHETIC.items():
-        ref = work / f"synthetic-{name}.y4m"
-        if not ref.exists():
-            run([ffmpeg(), "-y", "-v", "error", "-f", "lavfi", "-i", graph,
-                 "-frames:v", str(FRAMES), "-pix_fmt", "yuv420p", str(ref)])
-        out.append((f"synthetic-{name}", f"synthetic-{name}", ref))
-    return out
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        n = y.shape[0]
+        mean = y.mean(dim=(1, 2, 3))
+        spread = torch.sqrt(((y - mean.view(n, 1, 1, 1)) ** 2).mean(dim=(1, 2, 3)) + 1e-8)
+        out = [mean, spread]
+        x = y
+        for _ in range(4):
+            a = self._mag(F.conv2d(x, self.lap))
+            out.append(torch.log(a.mean(dim=(1, 2, 3)) + 1e-4))
+            out.append(torch.sqrt(a + 1e-6).mean(dim=(1, 2, 3)))
+            g = F.conv2d(x, self.grad)
+            out.append(torch.log(torch.sqrt((g * g).sum(dim=1) + 1e-10).mean(dim=(1, 2)) + 1e-4))
+            x = F.avg_pool2d(x, 2)
+        # Steps across 8x8 block edges against steps across the middle of blocks.
+        for kernel, stride, edge, mid in (
+            (self.across, (1, 8), y[:, :, :, 7:], y[:, :, :, 3:]),
+            (self.down, (8, 1), y[:, :, 7:, :], y[:, :, 3:, :]),
+        ):
+            e = self._mag(F.conv2d(edge, kernel, stride=stride)).mean(dim=(1, 2, 3))
+            m = self._mag(F.conv2d(mid, kernel, stride=stride)).mean(dim=(1, 2, 3))
+            out.append(torch.log(e + 1e-4) - torch.log(m + 1e-4))
+        return torch.stack(out, dim=1)
 
 
-def build(work: Path) -> list[dict]:
-    """Encode, score and decode; one row per distorted frame (cached in work/)."""
-    rows_path = work / "rows-v2.json"
-    if rows_path.exists():
-        return json.loads(rows_path.read_text())
-    work.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for sid, group, ref in references(work):
-        s = Source(sid, ref)
-        for codec, crfs in GRID.items():
-            for crf in crfs:
-                dis = work / f"{s.id}.{codec}.{crf}.mkv"
-                log = work / f"{s.id}.{codec}.{crf}.json"
-                if not log.exists():
-                    run([ffmpeg(), "-y", "-v", "error", "-i", str(ref), "-c:v", codec,
-                         "-preset", "veryfast" if codec == "libx264" else "fast", "-crf", str(crf),
-                         *(["-x265-params", "log-level=error"] if codec == "libx265" else []),
-                         str(dis)])
-                    run([ffmpeg(), "-v", "error", "-i", str(dis), "-i", str(ref), "-lavfi",
-                         f"[0:v][1:v]libvmaf=log_fmt=json:log_path={log}:n_threads=2",
-                         "-f", "null", "-"])
-                frames = json.loads(log.read_text())["frames"]
-                for f in frames:
-                    rows.append({"source": s.id, "group": group, "codec": codec, "crf": crf,
-                                 "frame": f["frameNum"], "file": dis.name,
-                                 "vmaf": f["metrics"]["vmaf"]})
-        print(f"built {s.id}", flush=True)
-    rows_path.write_text(json.dumps(rows))
-    return rows
+def log_height(y: torch.Tensor) -> torch.Tensor:
+    """log2(H / 1080) of a batch [N,1,H,W] as [N,1], from operators the allowlist has."""
+    h = (y[:, 0, :, 0:1] * 0.0 + 1.0).sum(dim=(1, 2))
+    return (torch.log(h / 1080.0) / np.log(2.0)).view(-1, 1)
+
+
+class Head(nn.Module):
+    def __init__(self, mu: np.ndarray, sd: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("mu", torch.tensor(mu, dtype=torch.float32))
+        self.register_buffer("inv_sd", torch.tensor(1.0 / sd, dtype=torch.float32))
+        self.mlp = nn.Sequential(
+            nn.Linear(PIXEL + 1 + K, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1)
+        )  # fmt: skip
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.mlp((f - self.mu) * self.inv_sd)) * 100.0
 
 
 class NoRef(nn.Module):
-    def __init__(self) -> None:
+    """The exported graph: [1,2,H,W] -> [1,1,1,1]."""
+
+    def __init__(self, head: Head) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 16, 5, stride=2, padding=2), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.ReLU(),
-        )  # fmt: skip
-        self.head = nn.Sequential(nn.Conv2d(32, 16, 1), nn.ReLU(), nn.Conv2d(16, 1, 1))
+        self.stats = PixelStats()
+        self.head = head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = F.adaptive_avg_pool2d(self.features(x), 1)
-        return torch.sigmoid(self.head(pooled)) * 100.0
+        y = x[:, 0:1]
+        s = x[:, 1, 0, 0:K]
+        f = torch.cat([self.stats(y), log_height(y), s], dim=1)
+        return self.head(f).view(1, 1, 1, 1)
 
 
-def load_planes(work: Path, rows: list[dict]) -> dict[str, list[np.ndarray]]:
-    planes = {}
-    for name in sorted({r["file"] for r in rows}):
-        planes[name] = luma_frames(work / name, 10**9)
-    return planes
+def facts(rows: list[dict], work: Path) -> np.ndarray:
+    """The model's 26 inputs of every row (pixel statistics cached in work/)."""
+    cache = work / "features-v1.npy"
+    if cache.exists():
+        x = np.load(cache)
+        if len(x) == len(rows):
+            return x
+    stats = PixelStats()
+    x = np.zeros((len(rows), PIXEL + 1 + K), dtype=np.float32)
+    by_file: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by_file.setdefault(r["file"], []).append(i)
+    for n, (name, idx) in enumerate(sorted(by_file.items())):
+        with av.open(str(work / name)) as box:
+            planes = [f.to_ndarray(format="gray") for f in box.decode(video=0)]
+        y = torch.from_numpy(np.stack(planes).astype(np.float32) / 255.0)[:, None]
+        with torch.no_grad():
+            p = torch.cat([stats(y), log_height(y)], dim=1).numpy()
+        pixels = y.shape[2] * y.shape[3]
+        for i in idx:
+            r = rows[i]
+            fs = FrameStream(r["frame"], r["bits"], r["key"], r["qp"], r["qp_std"])
+            x[i, : PIXEL + 1] = p[r["frame"]]
+            x[i, PIXEL + 1 :] = vector(fs, pixels=pixels, mean_bits=r["mean_bits"],
+                                       codec=CODEC_OF[r["codec"]])  # fmt: skip
+        if n % 200 == 0:
+            print(f"features {n}/{len(by_file)}", flush=True)
+    np.save(cache, x)
+    return x
 
 
-def train(rows: list[dict], planes: dict[str, list[np.ndarray]], steps: int, seed: int) -> NoRef:
+def mask(x: np.ndarray, qp: bool, bits: bool) -> np.ndarray:
+    x = x.copy()
+    s = PIXEL + 1
+    if not qp:
+        x[:, s : s + 3] = 0.0
+    if not bits:
+        x[:, s + 3 :] = 0.0
+    return x
+
+
+def train(x: np.ndarray, y: np.ndarray, steps: int, seed: int) -> Head:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = NoRef()
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-3
+    head = Head(mu, sd)
+    opt = torch.optim.Adam(head.parameters(), lr=3e-3, weight_decay=1e-5)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.float32))
+    s = PIXEL + 1
     for _ in range(steps):
-        batch = rng.choice(len(rows), 16)
-        xs, ys = [], []
-        for i in batch:
-            r = rows[i]
-            p = planes[r["file"]][r["frame"]]
-            h, w = p.shape
-            c = min(CROP, h, w)
-            y, x = rng.integers(0, h - c + 1), rng.integers(0, w - c + 1)
-            crop = p[y : y + c, x : x + c]
-            if c < CROP:
-                crop = np.pad(crop, ((0, CROP - c), (0, CROP - c)), mode="reflect")
-            xs.append(crop)
-            ys.append(r["vmaf"])
-        x = torch.from_numpy(np.stack(xs).astype(np.float32)[:, None] / 255)
-        y = torch.tensor(ys, dtype=torch.float32)
-        loss = F.smooth_l1_loss(model(x).view(-1), y, beta=2.0)
+        batch = torch.from_numpy(rng.choice(len(x), min(4096, len(x)), replace=False))
+        xb = xt[batch].clone()
+        mode = torch.from_numpy(rng.integers(0, 4, len(batch)))
+        xb[mode >= 2, s : s + 3] = 0.0  # no QP
+        xb[(mode == 1) | (mode == 3), s + 3 :] = 0.0  # no bits, no codec
+        loss = F.mse_loss(head(xb).view(-1), yt[batch])
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
-    return model.eval()
+    return head.eval()
 
 
-def predict(model: NoRef, rows: list[dict], planes: dict[str, list[np.ndarray]]) -> np.ndarray:
-    out = []
+def predict(head: Head, x: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        for r in rows:
-            p = planes[r["file"]][r["frame"]]
-            out.append(float(model(torch.from_numpy(p.astype(np.float32) / 255)[None, None])))
-    return np.array(out)
+        return head(torch.from_numpy(x)).view(-1).numpy().astype(np.float64)
 
 
 def correlations(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
@@ -175,68 +198,99 @@ def correlations(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
         "srocc": round(float(spearmanr(pred, true)[0]), 4),
         "rmse": round(float(np.sqrt(np.mean((pred - true) ** 2))), 3),
         "bias": round(float(np.mean(pred - true)), 3),  # predicted minus libvmaf
+        "n": int(len(true)),
     }
+
+
+def per_encode(rows: list[dict], idx: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Means over the frames of each encode: (predicted, libvmaf, a row index of each)."""
+    groups: dict[str, list[int]] = {}
+    for j, i in enumerate(idx):
+        groups.setdefault(rows[i]["file"], []).append(j)
+    keys = sorted(groups)
+    p = np.array([pred[groups[k]].mean() for k in keys])
+    t = np.array([np.mean([rows[idx[j]]["vmaf"] for j in groups[k]]) for k in keys])
+    return p, t, [int(idx[groups[k][0]]) for k in keys]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--work", type=Path, required=True)
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--folds", default="all", help="'all', 'none', or comma-separated held-out sources")
+    ap.add_argument("--steps", type=int, default=STEPS)
+    ap.add_argument("--folds", default="all", help="'all', 'none', or comma-separated groups")
     args = ap.parse_args()
     t0 = time.time()
-    rows = build(args.work)
-    planes = load_planes(args.work, rows)
-    # libvmaf and the decoder agree on every encode; a frame past the decoded ones would
-    # have no picture to learn from, so it is dropped (and counted) rather than guessed.
-    kept = [r for r in rows if r["frame"] < len(planes[r["file"]])]
-    print(f"{len(rows) - len(kept)} rows without a decoded frame dropped", flush=True)
-    rows = kept
-    t_data = time.time() - t0
-    print(f"{len(rows)} frames in {t_data:.0f} s", flush=True)
+    rows = json.loads((args.work / "rows.json").read_text())
+    x = facts(rows, args.work)
+    y = np.array([r["vmaf"] for r in rows])
+    groups = np.array([r["group"] for r in rows])
+    print(f"{len(rows)} frames, {len(set(groups))} sources, features in {time.time() - t0:.0f} s",
+          flush=True)  # fmt: skip
 
-    folds = {}
-    # Folds hold out one real clip (with its half-size variant in neither side's training);
-    # scored on the clip at its own size, as the earlier model was.
-    sources = [s.id for s in real_sources()]
-    picked = sources if args.folds == "all" else [] if args.folds == "none" else args.folds.split(",")
-    for held in picked:
-        tr = [r for r in rows if r["group"] != held]
-        te = [r for r in rows if r["source"] == held]
-        model = train(tr, planes, args.steps, SEED)
-        pred = predict(model, te, planes)
-        true = np.array([r["vmaf"] for r in te])
-        folds[held] = correlations(pred, true)
-        # Per encode (the shot-level use): mean over the frames of one encode.
-        keys = sorted({(r["codec"], r["crf"]) for r in te})
-        pe = [np.mean([p for p, r in zip(pred, te) if (r["codec"], r["crf"]) == k]) for k in keys]
-        te_ = [np.mean([r["vmaf"] for r in te if (r["codec"], r["crf"]) == k]) for k in keys]
-        folds[held]["per_encode"] = correlations(np.array(pe), np.array(te_))
-        print(held, folds[held], flush=True)
+    held_pred = {m: np.full(len(rows), np.nan) for m in MODES}
+    names = sorted(set(groups))
+    picked = names if args.folds == "all" else [] if args.folds == "none" else args.folds.split(",")
+    for g in picked:
+        tr, te = np.where(groups != g)[0], np.where(groups == g)[0]
+        head = train(x[tr], y[tr], args.steps, SEED)
+        for m, (qp, bits) in MODES.items():
+            held_pred[m][te] = predict(head, mask(x[te], qp, bits))
+        p = held_pred["python"][te]
+        print(f"{g}: frame rmse {np.sqrt(np.mean((p - y[te]) ** 2)):.2f}", flush=True)
 
-    final = train(rows, planes, args.steps, SEED)
+    report: dict = {"modes": {}}
+    done = np.where(~np.isnan(held_pred["python"]))[0]
+    for m in MODES:
+        pred = held_pred[m]
+        per_source, by_codec, by_label = {}, {}, {}
+        enc_resid = []
+        for g in sorted(set(groups[done])):
+            idx = done[groups[done] == g]
+            pe, te_, _ = per_encode(rows, idx, pred[idx])
+            per_source[g] = {"frame": correlations(pred[idx], y[idx]),
+                             "encode": correlations(pe, te_)}  # fmt: skip
+            enc_resid.extend(pe - te_)
+        pe, te_, first = per_encode(rows, done, pred[done])
+        for key, table in (("codec", by_codec), ("label", by_label)):
+            for v in sorted({rows[i][key] for i in first}):
+                sel = np.array([rows[i][key] == v for i in first])
+                fsel = done[np.array([rows[i][key] == v for i in done])]
+                table[v] = {"frame": correlations(pred[fsel], y[fsel]),
+                            "encode": correlations(pe[sel], te_[sel])}  # fmt: skip
+        mean = {
+            k: {s: round(float(np.mean([v[k][s] for v in per_source.values()])), 4)
+                for s in ("plcc", "srocc", "rmse", "bias")}
+            for k in ("frame", "encode")
+        }  # fmt: skip
+        report["modes"][m] = {
+            "mean_over_sources": mean,
+            "pooled": {"frame": correlations(pred[done], y[done]), "encode": correlations(pe, te_)},
+            "interval90": round(float(np.quantile(np.abs(enc_resid), COVERAGE)), 2),
+            "by_codec": by_codec,
+            "by_label": by_label,
+            "per_source": per_source,
+        }
+        print(m, json.dumps(mean), "interval90", report["modes"][m]["interval90"], flush=True)
+
+    head = train(x, y, args.steps, SEED)
+    model = NoRef(head).eval()
     args.out.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(final, (torch.zeros(1, 1, 144, 176),), str(args.out / "vmaf_post_nr.onnx"),
-                      input_names=["luma"], output_names=["vmaf"],
-                      dynamic_axes={"luma": {2: "H", 3: "W"}}, opset_version=17, dynamo=False)
-    mean = {k: round(float(np.mean([f[k] for f in folds.values()])), 4) for k in ("plcc", "srocc", "rmse", "bias")} if folds else {}
-    per_encode_mean = {k: round(float(np.mean([f["per_encode"][k] for f in folds.values()])), 4) for k in ("plcc", "srocc", "rmse")} if folds else {}
-    report = {
-        "loso_per_frame": folds,
-        "loso_mean_per_frame": mean,
-        "loso_mean_per_encode": per_encode_mean,
+    torch.onnx.export(model, (torch.zeros(1, 2, 144, 176),), str(args.out / "vmaf_post_nr.onnx"),
+                      input_names=["luma_stream"], output_names=["vmaf"],
+                      dynamic_axes={"luma_stream": {2: "H", 3: "W"}}, opset_version=17,
+                      dynamo=False)  # fmt: skip
+    report.update({
         "frames": len(rows),
-        "training_sources": sorted({r["source"] for r in rows}),
-        "grid": GRID,
-        "frames_per_source": FRAMES,
+        "encodes": len({r["file"] for r in rows}),
+        "sources": names,
+        "stream_features": list(STREAM_FEATURES),
         "steps": args.steps,
-        "data_seconds": round(t_data, 1),
+        "seed": SEED,
         "seconds": round(time.time() - t0, 1),
-        "parameters": sum(p.numel() for p in final.parameters()),
-    }
-    (args.out / "vmaf_post_nr.metrics.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(mean))
+        "parameters": sum(p.numel() for p in head.mlp.parameters()),
+    })  # fmt: skip
+    (args.out / "vmaf_post_nr.metrics.json").write_text(json.dumps(report, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ class FrameStream:
     index: int
     bits: int  # its packet's size in bits (0 when no packet carried its timestamp)
     key: bool
-    qp: float | None  # mean block QP as the decoder exported it; None: not exported
+    qp: float | None  # mean H.264 block QP as the decoder exported it; None: not exported
     qp_std: float | None  # spread of the block QPs over the frame
 
 
@@ -63,13 +63,46 @@ def frames(path: Path, limit: int | None = None) -> Iterator[FrameStream]:
         yield FrameStream(index, sizes.get(pts, 0), key, qp, spread)
 
 
+# AVVideoEncParamsType: QPs of other codecs (VP9's qindex, MPEG-2's qscale) are on other
+# scales, which the no-reference model never saw.
+H264 = 1
+
+
 def _qp(frame: av.VideoFrame) -> tuple[float | None, float | None]:
     # The container's keys are the side data objects themselves (PyAV 18).
     for entry in frame.side_data:
-        if not isinstance(entry, VideoEncParams):
+        if not isinstance(entry, VideoEncParams) or entry.codec_type != H264:
             continue
         if not entry.nb_blocks:  # a frame-level QP only
             return float(entry.qp), 0.0
         qp = np.asarray(entry.qp_map(), dtype=np.float64)
         return float(qp.mean()), float(qp.std())
     return None, None
+
+
+# The stream half of the no-reference model's input (vmaf_post_nr: models/vmaf_post_nr.md),
+# in this order; vf_vmaf_post.c fills the QP three from the side data and leaves the rest 0.
+STREAM_FEATURES = (
+    "has_qp", "qp", "qp_std", "has_bits", "log2_bpp", "log2_mean_bpp", "h264", "hevc", "av1",
+)  # fmt: skip
+CODECS = ("h264", "hevc", "av1")
+
+
+def vector(
+    frame: FrameStream | None,
+    *,
+    pixels: int,
+    mean_bits: float | None = None,
+    codec: str | None = None,
+) -> np.ndarray:
+    """STREAM_FEATURES for one frame: its QPs when exported, its bits and the stream's mean
+    bits per frame when known (with the codec, without which bits mean little)."""
+    v = np.zeros(len(STREAM_FEATURES), dtype=np.float32)
+    if frame is not None and frame.qp is not None:
+        v[0:3] = 1.0, frame.qp, frame.qp_std or 0.0
+    if frame is not None and mean_bits and codec in CODECS:
+        v[3] = 1.0
+        v[4] = np.log2(max(frame.bits, 1) / pixels)
+        v[5] = np.log2(max(mean_bits, 1.0) / pixels)
+        v[6 + CODECS.index(codec)] = 1.0
+    return v
