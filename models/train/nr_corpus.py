@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from vmaftune.zoo import sources as source_table  # noqa: E402
+from vmaftune.steps.score import INDEX_STAMPS  # noqa: E402
 from vmaftune.zoo import stream  # noqa: E402
 
 FRAMES = 24
@@ -106,13 +107,18 @@ def settings(variant: str, codec: str) -> list[int]:
 def encode(variant: str, group: str, label: str, ref: Path, codec: str, crf: int,
            work: Path) -> list[dict]:
     name = f"{variant}.{codec}.{crf}"
-    dis, log = work / f"{name}.mkv", work / f"{name}.vmaf.json"
-    if not log.exists():
+    # .idx: frames paired by index (libvmaf's framesync pairs by time, and Matroska's
+    # millisecond stamps of a 1506/125 fps clip then pair the wrong frames).
+    dis, log = work / f"{name}.mkv", work / f"{name}.vmaf.idx.json"
+    if not dis.exists():
         encoder, extra, _ = CODECS[codec]
         run([ffmpeg(), "-y", "-v", "error", "-i", str(ref), "-c:v", encoder, *extra,
-             "-crf", str(crf), "-pix_fmt", "yuv420p", str(dis)])
+             "-crf", str(crf), "-pix_fmt", "yuv420p", f"{dis}.part.mkv"])
+        Path(f"{dis}.part.mkv").rename(dis)
+    if not log.exists():
         run([ffmpeg(), "-v", "error", "-i", str(dis), "-i", str(ref), "-lavfi",
-             f"[0:v][1:v]libvmaf=log_fmt=json:log_path={log}.part:n_threads=1",
+             f"[0:v]{INDEX_STAMPS}[d];[1:v]{INDEX_STAMPS}[r];"
+             f"[d][r]libvmaf=log_fmt=json:log_path={log}.part:n_threads=1",
              "-f", "null", "-"])
         Path(f"{log}.part").rename(log)
     scores = [f["metrics"]["vmaf"] for f in json.loads(log.read_text())["frames"]]

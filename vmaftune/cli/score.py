@@ -59,6 +59,9 @@ def nr_dict(nr: ModelScore, video: Path, kind: str = "nr-score") -> dict[str, An
         "model": nr.model,
         **({} if nr.registered else {"unregistered": True}),
         "engine": nr.engine,
+        # What the model saw; 90 % of unseen sources' mean scores fell within interval90 of
+        # libvmaf's (the model card's leave-one-source-out test).
+        **({"inputs": nr.inputs, "interval90": nr.interval} if kind == "nr-score" else {}),
         "frames_scored": len(nr.frames),
         "pooled": {name: nr.pooled.get(name) for name in POOLS},
         "frames": [{"frame": i, "score": s} for i, s in enumerate(nr.frames)],
@@ -213,7 +216,7 @@ def _report(
         agree = tiny_result["agreement"]
         table.caption += f"; {tiny_result['model']} vs libvmaf per frame: RMSE {agree['rmse']:.3f}"
     if nr_result is not None:
-        table.caption += f"; NR via {nr_result.engine}"
+        table.caption += f"; NR via {nr_result.engine} from {nr_result.inputs}"
     if fr_result is not None:
         table.caption += f"; {fr_result.model} via {fr_result.engine}"
     console.print(table)
@@ -232,5 +235,10 @@ def _report_nr(
     table.add_column("NR VMAF", justify="right")
     for name in POOLS:
         table.add_row(name, f"{nr.pooled.get(name):.3f}")
-    table.caption = f"{len(nr.frames)} frames scored via {nr.engine}"
+    table.caption = f"{len(nr.frames)} frames scored via {nr.engine} from {nr.inputs}"
+    if nr.interval is not None:
+        table.caption += (
+            f"; mean {nr.pooled.get('mean'):.1f} ± {nr.interval:.1f} "
+            "(90 % interval on unseen sources)"
+        )
     console.print(table)

@@ -14,6 +14,7 @@ import numpy as np
 
 from vmaftune.errors import InputError
 from vmaftune.zoo.registry import check_range
+from vmaftune.zoo.stream import STREAM_FEATURES
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -25,18 +26,27 @@ class PlaneModel:
     name: str
     range: tuple[float, float] | None = None  # what it may return (LoadedModel.range)
 
-    def run(self, plane: np.ndarray, depth: int) -> np.ndarray:
-        """One plane [H, W], or a window of planes [C, H, W] as the model's channels."""
+    @property
+    def channels(self) -> int | None:
+        """The planes the model takes per run (None: not fixed by the file)."""
+        shape = list(self.session.get_inputs()[0].shape)
+        return shape[1] if len(shape) == 4 and isinstance(shape[1], int) else None
+
+    def run(self, plane: np.ndarray, depth: int, extra: np.ndarray | None = None) -> np.ndarray:
+        """One plane [H, W], or a window of planes [C, H, W] as the model's channels;
+        `extra` ([H, W] float32) follows them unscaled (vmaf_post's stream plane)."""
         stack = plane if plane.ndim == 3 else plane[None]
         plane = stack[0]
         scale = np.float32(1.0 / ((1 << depth) - 1))
         x = stack.astype(np.float32) * scale
+        if extra is not None:
+            x = np.concatenate([x, extra[None].astype(np.float32)])
         inp = self.session.get_inputs()[0]
-        channels = list(inp.shape)[1] if len(inp.shape) == 4 else None
-        if isinstance(channels, int) and channels != len(stack):
+        channels = self.channels
+        if channels is not None and channels != len(x):
             raise InputError(
                 f"model {self.name} takes {channels} plane(s) per run; this filter gives it "
-                f"{len(stack)}"
+                f"{len(x)}"
             )
         # Checked before running, in the words of the C filters' config_input.
         want = list(inp.shape)[2:]
@@ -111,9 +121,23 @@ def fr_score(model: PlaneModel, pair: np.ndarray, depth: int) -> float:
     return float(np.float32(y.reshape(())))
 
 
-def nr_score(model: PlaneModel, luma: np.ndarray, depth: int) -> float:
-    """The no-reference model's VMAF for one luma plane."""
-    y = model.run(luma, depth)
+def nr_score(
+    model: PlaneModel, luma: np.ndarray, depth: int, stream: np.ndarray | None = None
+) -> float:
+    """The no-reference model's VMAF for one luma plane, with the frame's stream vector
+    (vmaftune.zoo.stream.vector) for a two-channel model: the first samples of channel 1's
+    first row, zeros elsewhere, as vf_vmaf_post.c lays it out."""
+    extra = None
+    if model.channels == 2:
+        if luma.shape[1] < len(STREAM_FEATURES):
+            raise InputError(
+                f"frames {luma.shape[1]} samples wide cannot carry the "
+                f"{len(STREAM_FEATURES)} stream facts model {model.name} reads"
+            )
+        extra = np.zeros(luma.shape, dtype=np.float32)
+        if stream is not None:
+            extra[0, : len(stream)] = stream
+    y = model.run(luma, depth, extra)
     if y.size != 1:
         raise InputError(
             f"model {model.name} returned {list(y.shape)}; a no-reference model returns one number"

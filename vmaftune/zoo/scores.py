@@ -21,6 +21,7 @@ from vmaftune.steps.probe import MediaInfo
 from vmaftune.steps.score import INDEX_STAMPS, POOLS, Pooled, Score, pool
 from vmaftune.zoo import engines
 from vmaftune.zoo import registry as models
+from vmaftune.zoo import stream
 from vmaftune.zoo.inference import PlaneModel, fr_score, nr_score
 
 if TYPE_CHECKING:
@@ -39,6 +40,28 @@ class ModelScore:
     frames: tuple[float, ...]  # per frame, rounded to 6 decimals as the filter prints them
     pooled: Pooled
     registered: bool = True  # False: a file no registry row pins (reports flag it)
+    # What the model saw besides the pixels, as vmaf_post's lavfi.vmaf_post.inputs says it
+    # (the most frames' value): "pixels", "pixels+qp", "pixels+bits", "pixels+qp+bits".
+    inputs: str = "pixels"
+    # Half-width of the 90 % interval of the mean score, from the model card's
+    # leave-one-source-out residuals for these inputs (None: the row has none).
+    interval: float | None = None
+
+
+# lavfi.vmaf_post.inputs -> the training mode whose held-out residuals size the interval
+# (models/train/nr.py MODES).
+_MODE_OF_INPUTS = {
+    "pixels+qp+bits": "python", "pixels+qp": "filter", "pixels+bits": "bits", "pixels": "pixels",
+}  # fmt: skip
+
+
+def interval90(model: models.LoadedModel, inputs: str) -> float | None:
+    """The registry row's 90 % per-encode interval for a score made from `inputs`."""
+    if model.entry is None:
+        return None
+    mode = model.entry.metrics.get("modes", {}).get(_MODE_OF_INPUTS.get(inputs, ""), {})
+    value = mode.get("interval90")
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def nr_video(
@@ -53,21 +76,25 @@ def nr_video(
     model = models.load(model_name, kind="nr")
     pix_fmt = engines.work_pix_fmt(video.pix_fmt, video.bit_depth)
     if patched is not None:
-        frames = _nr_ffmpeg(patched, video, model, pix_fmt, device, on_progress)
+        frames, inputs = _nr_ffmpeg(patched, video, model, pix_fmt, device, on_progress)
         engine = "ffmpeg vmaf_post"
     else:
         plane_model = PlaneModel(model.session(engines.providers(device)), model.name,
                                      model.range)  # fmt: skip
-        frames = _nr_python(video, plane_model, pix_fmt, on_progress)
+        frames, inputs = _nr_python(video, plane_model, pix_fmt, on_progress)
         engine = "python onnxruntime"
     if not frames:
         raise InputError(f"{video.path}: no frames were decoded")
     model.check_outputs(frames)
     return ModelScore(model_name, engine, frames, pool(np.asarray(frames, dtype=np.float64)),
-                      model.registered)  # fmt: skip
+                      model.registered, inputs, interval90(model, inputs))  # fmt: skip
 
 
-_SCORE_LINE = re.compile(r"^lavfi\.vmaf_post\.score=(\S+)$")
+def _most(seen: list[str]) -> str:
+    return max(sorted(set(seen)), key=seen.count) if seen else "pixels"
+
+
+_META_LINE = re.compile(r"^lavfi\.vmaf_post\.(score|inputs)=(\S+)$")
 
 
 def _nr_ffmpeg(
@@ -77,14 +104,16 @@ def _nr_ffmpeg(
     pix_fmt: str,
     device: str,
     on_progress: Callable[[Progress], None] | None,
-) -> tuple[float, ...]:
+) -> tuple[tuple[float, ...], str]:
     with tempfile.TemporaryDirectory(prefix="vmaftune-nr-") as work:
         name = engines.copy_model(model, Path(work))
         graph = (
             f"format={pix_fmt},vmaf_post=model={name}:device={device},"
-            "metadata=print:key=lavfi.vmaf_post.score:file=scores.txt"
+            "metadata=print:file=scores.txt"
         )
         argv = ffmpeg.argv(
+            # The decoder's block QPs, which a two-channel model reads (H.264 fills them).
+            "-export_side_data", "venc_params",
             "-i", f"file:{video.path.resolve()}",
             "-map", "0:v:0", "-an", "-sn", "-dn",
             "-fps_mode", "passthrough",
@@ -98,12 +127,15 @@ def _nr_ffmpeg(
                 argv, what="vmaf_post (patched FFmpeg)", on_line=parser.feed, cwd=Path(work)
             )
         text = (Path(work) / "scores.txt").read_text()
-    scores = []
+    scores: list[float] = []
+    inputs: list[str] = []
     for line in text.splitlines():
-        match = _SCORE_LINE.match(line.strip())
-        if match:
-            scores.append(float(match.group(1)))
-    return tuple(scores)
+        match = _META_LINE.match(line.strip())
+        if match and match.group(1) == "score":
+            scores.append(float(match.group(2)))
+        elif match:
+            inputs.append(match.group(2))
+    return tuple(scores), _most(inputs)
 
 
 def _nr_python(
@@ -111,16 +143,35 @@ def _nr_python(
     model: PlaneModel,
     pix_fmt: str,
     on_progress: Callable[[Progress], None] | None,
-) -> tuple[float, ...]:
-    scores = []
+    *,
+    bits: bool = True,
+) -> tuple[tuple[float, ...], str]:
+    """Scores and the inputs the model saw. A two-channel model gets each frame's stream
+    vector: its H.264 block QPs, and (with `bits`) its packet's bits, the stream's mean and
+    the codec; bits=False gives exactly what the vmaf_post filter sees."""
+    scores: list[float] = []
+    seen: list[str] = []
     depth = engines.depth(pix_fmt)
+    facts: list[stream.FrameStream] = []
+    mean_bits: float | None = None
+    codec: str | None = None
+    if model.channels == 2:
+        facts = list(stream.frames(video.path))
+        codec = stream.codec_family(video.codec) if bits else None
+        if facts and codec:
+            mean_bits = float(np.mean([f.bits for f in facts]))
     for n, (frame, _rate) in enumerate(engines.decoded(video, pix_fmt), start=1):
         luma = engines.plane(frame, 0, np.dtype("<u2" if depth > 8 else "u1"))
+        vector = None
+        if model.channels == 2:
+            fact = facts[n - 1] if n <= len(facts) else None
+            vector = stream.vector(fact, pixels=luma.size, mean_bits=mean_bits, codec=codec)
+            seen.append("pixels" + "+qp" * bool(vector[0]) + "+bits" * bool(vector[3]))
         # Through the same "%.6f" text the filter writes, so both engines agree exactly.
-        scores.append(float(f"{nr_score(model, luma, depth):.6f}"))
+        scores.append(float(f"{nr_score(model, luma, depth, vector):.6f}"))
         if on_progress is not None and n % 10 == 0:
             on_progress(Progress(frame=n, out_time=0.0, speed=None, done=False))
-    return tuple(scores)
+    return tuple(scores), _most(seen)
 
 
 # --- tiny full-reference score (vmaf_tiny filter) ----------------------------------------

@@ -86,6 +86,13 @@ STREAM_FEATURES = (
     "has_qp", "qp", "qp_std", "has_bits", "log2_bpp", "log2_mean_bpp", "h264", "hevc", "av1",
 )  # fmt: skip
 CODECS = ("h264", "hevc", "av1")
+# Decoder names (MediaInfo.codec) of those codecs.
+_FAMILY = {"h264": "h264", "hevc": "hevc", "av1": "av1", "libdav1d": "av1", "libaom-av1": "av1"}
+
+
+def codec_family(decoder: str) -> str | None:
+    """The CODECS entry a decoder's name stands for; None for codecs the model never saw."""
+    return _FAMILY.get(decoder)
 
 
 def vector(
