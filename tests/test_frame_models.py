@@ -223,6 +223,11 @@ def test_nr_alone_python_engine(cli, grainy: Path, tmp_path: Path) -> None:
     assert data["pooled"]["mean"] == pytest.approx(float(np.mean(scores)), abs=1e-6)
     assert data["pooled"]["min"] == min(scores)
     assert all(0 <= s <= 110 for s in scores)
+    # A lossless FFV1 file says nothing a model reads: pixels alone, and the interval the
+    # card measured for pixels alone.
+    row = zoo.registry(ROOT / "models").get(NR)
+    assert data["inputs"] == "pixels"
+    assert data["interval90"] == row.metrics["modes"]["pixels"]["interval90"]
 
 
 @needs_nr
@@ -241,6 +246,7 @@ def test_nr_engines_agree_exactly(
         a, b = (json.loads(reports[e].read_text()) for e in ("ffmpeg", "python"))
         assert a["engine"] == "ffmpeg vmaf_post"
         assert a["frames"] == b["frames"] and a["pooled"] == b["pooled"]
+        assert a["inputs"] == b["inputs"] == "pixels"
         # Beside libvmaf: one table, one JSON with both.
         ref, dist = carphone
         both = tmp_path / "both.json"
@@ -265,3 +271,32 @@ def test_nr_usage_errors(cli, grainy: Path, tmp_path: Path) -> None:
     junk.write_bytes(b"\x00" * 4096)
     r = cli("score", "--nr", junk, "--engine", "python")
     assert r.code == 3 and "Traceback" not in r.stderr
+
+
+@needs_nr
+def test_nr_reads_the_h264_stream(
+    cli, ffmpeg_built: Path, ffmpeg_exe: str, carphone, tmp_path: Path
+) -> None:
+    """On H.264 the Python engine reads QPs, bits and codec; the filter QPs only (packet
+    sizes do not reach filters). Each reports what it read and that mode's interval."""
+    import os
+
+    h264 = tmp_path / "a.mp4"
+    ffmpeg_run(ffmpeg_exe, "-i", str(carphone[0]), "-frames:v", "20", "-c:v", "libx264",
+               "-crf", "34", str(h264))  # fmt: skip
+    modes = zoo.registry(ROOT / "models").get(NR).metrics["modes"]
+    os.environ["VMAFTUNE_PATCHED_FFMPEG"] = str(ffmpeg_built)
+    try:
+        got = {}
+        for engine, inputs, mode in (("python", "pixels+qp+bits", "python"),
+                                     ("ffmpeg", "pixels+qp", "filter")):  # fmt: skip
+            report = tmp_path / f"{engine}.json"
+            r = cli("score", "--nr", h264, "--engine", engine, "--json", report)
+            assert r.code == 0, r.stderr
+            got[engine] = json.loads(report.read_text())
+            assert got[engine]["inputs"] == inputs
+            assert got[engine]["interval90"] == modes[mode]["interval90"]
+            assert inputs in r.stdout
+        assert got["python"]["frames_scored"] == got["ffmpeg"]["frames_scored"] == 20
+    finally:
+        os.environ.pop("VMAFTUNE_PATCHED_FFMPEG", None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import opencv_clip
@@ -47,3 +48,31 @@ def test_unreadable_input_is_one_input_error(tmp_path):
     bad.write_bytes(b"not a video" * 100)
     with pytest.raises(InputError):
         list(stream.frames(bad))
+
+
+def test_vector_holds_what_each_codec_gives(ffmpeg_exe, tmp_path):
+    """The model's stream vector: QPs where the decoder exported them, bits only with a
+    codec the model knows (bits mean little without it), absent facts zero with flag zero."""
+    h264 = encode(ffmpeg_exe, tmp_path / "a.mp4", "libx264", 30)
+    hevc = encode(ffmpeg_exe, tmp_path / "b.mp4", "libx265", 30)
+    assert stream.codec_family(probe(h264).codec) == "h264"
+    assert stream.codec_family(probe(hevc).codec) == "hevc"
+    assert stream.codec_family("libdav1d") == stream.codec_family("av1") == "av1"
+    assert stream.codec_family("vp9") is None
+    names = list(stream.STREAM_FEATURES)
+    pixels = 768 * 576  # vtest.avi
+    f = next(stream.frames(h264))
+    v = stream.vector(f, pixels=pixels, mean_bits=f.bits / 2, codec="h264")
+    assert v[names.index("has_qp")] == 1 and v[names.index("qp")] == pytest.approx(f.qp)
+    assert v[names.index("qp_std")] == pytest.approx(f.qp_std)
+    assert v[names.index("log2_bpp")] == pytest.approx(np.log2(f.bits / pixels), abs=1e-5)
+    assert v[names.index("log2_mean_bpp")] == pytest.approx(v[names.index("log2_bpp")] - 1, abs=1e-5)
+    assert list(v[names.index("h264") :]) == [1, 0, 0]
+    g = next(stream.frames(hevc))
+    v = stream.vector(g, pixels=pixels, mean_bits=float(g.bits), codec="hevc")
+    assert v[: names.index("has_bits")].tolist() == [0, 0, 0]
+    assert v[names.index("has_bits")] == 1 and list(v[names.index("h264") :]) == [0, 1, 0]
+    # The filter's view: QPs only. And an unknown codec's bits count as absent.
+    assert stream.vector(f, pixels=pixels).tolist()[names.index("has_bits") :] == [0] * 6
+    assert not stream.vector(g, pixels=pixels, mean_bits=1e5, codec=None).any()
+    assert not stream.vector(None, pixels=pixels).any()

