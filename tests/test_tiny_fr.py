@@ -96,7 +96,8 @@ def test_filter_refusals_are_one_line(ffmpeg_built, pair, tmp_path):
     for lavfi, words in (
         (f"vmaf_tiny=model={FR}:registry={MODELS}", b"scale and convert one to the other"),
         (f"vmaf_tiny=model=vmaf_post_nr:registry={MODELS}", b"is a nr model"),
-        (f"vmaf_tiny=model={MODELS / 'vmaf_post_nr.onnx'}", b"takes the distorted and reference"),
+        # A file by path is checked for what it holds: one plane in, not two.
+        (f"vmaf_tiny=model={MODELS / 'vmaf_pre_dn.onnx'}", b"takes the distorted and reference"),
     ):
         dist = small if b"scale" in words else good
         proc = run(ffmpeg_built, "-v", "error", "-i", str(dist), "-i", str(ref), "-lavfi", lavfi,

@@ -211,8 +211,15 @@ def test_bad_models_fail_cleanly(ffmpeg_built, noisy, tmp_path):
     )
 
     # A pre-filter model that returns the wrong shape (one number per plane).
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph(
+        [helper.make_node("ReduceMean", ["x"], ["y"], axes=[2, 3], keepdims=1)], "mean",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 1, 1])],
+    )  # fmt: skip
     shape = tmp_path / "wrong.onnx"
-    shutil.copyfile(tampered / f"{NR}.onnx", shape)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(shape))
     assert "a pre-filter must return [1,1,H,W]" in bad(
         ffmpeg_built, f"vmaf_pre=model={shape}", noisy
     )
