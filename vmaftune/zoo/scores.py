@@ -19,9 +19,8 @@ from vmaftune.edges.toolchain import FFmpeg
 from vmaftune.errors import InputError
 from vmaftune.steps.probe import MediaInfo
 from vmaftune.steps.score import INDEX_STAMPS, POOLS, Pooled, Score, pool
-from vmaftune.zoo import engines
+from vmaftune.zoo import engines, stream
 from vmaftune.zoo import registry as models
-from vmaftune.zoo import stream
 from vmaftune.zoo.inference import PlaneModel, fr_score, nr_score
 
 if TYPE_CHECKING:
