@@ -50,6 +50,10 @@ def frames(path: Path, limit: int | None = None) -> Iterator[FrameStream]:
         decoded: list[tuple[int | None, bool, float | None, float | None]] = []
         try:
             for packet in container.demux(stream):
+                # An empty packet with a time repeats the frame before (Theora): skipped,
+                # as FFmpeg's decode and vmaftune.zoo.engines.decoded skip it.
+                if packet.size == 0 and packet.pts is not None:
+                    continue
                 if packet.size:
                     sizes[packet.pts] = packet.size * 8
                 for frame in packet.decode():
