@@ -52,7 +52,8 @@ def start(src: Path, out: Path, ffmpeg: Path | None = None) -> subprocess.Popen[
         signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT, start_new_session=True, preexec_fn=terminal_sigint)  # fmt: skip
+                            cwd=ROOT, start_new_session=True,
+                            preexec_fn=terminal_sigint)  # fmt: skip
 
 
 def interrupt(proc: subprocess.Popen[str], sig: int, *, group: bool) -> tuple[list[dict], str]:
