@@ -46,6 +46,7 @@ def start(src: Path, out: Path, ffmpeg: Path | None = None) -> subprocess.Popen[
     argv = [sys.executable, "-m", "vmaftune", *wrapper, "encode", str(src), "-o", str(out),
             "-c", "x264", "--preset", "ultrafast", "--target-vmaf", "90", "--jobs", "1",
             "--min-shot", "0.5", "--json"]  # fmt: skip
+
     # SIGINT as a terminal leaves it: a shell that starts this suite in the background
     # hands its children SIGINT ignored, and Python then keeps ignoring it.
     def terminal_sigint() -> None:
