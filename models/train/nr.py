@@ -203,15 +203,10 @@ def predict(head: Head, x: np.ndarray) -> np.ndarray:
 
 
 def correlations(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    from scipy.stats import pearsonr, spearmanr
+    """fr_corpus.correlations, with the count."""
+    from fr_corpus import correlations as base
 
-    return {
-        "plcc": round(float(pearsonr(pred, true)[0]), 4),
-        "srocc": round(float(spearmanr(pred, true)[0]), 4),
-        "rmse": round(float(np.sqrt(np.mean((pred - true) ** 2))), 3),
-        "bias": round(float(np.mean(pred - true)), 3),  # predicted minus libvmaf
-        "n": int(len(true)),
-    }
+    return {**base(pred, true), "n": int(len(true))}
 
 
 def per_encode(rows: list[dict], idx: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
