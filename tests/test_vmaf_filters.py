@@ -143,7 +143,7 @@ def test_vmaf_post_reads_h264_qps_as_python_does(ffmpeg_built, ffmpeg_exe, carph
         return ([float(v) for v in re.findall(r"vmaf_post\.score=([0-9.]+)", text)],
                 re.findall(r"vmaf_post\.inputs=(\S+)", text))  # fmt: skip
 
-    with_qp, inputs = scored("-export_side_data", "venc_params")
+    with_qp, inputs = scored("-thread_type", "slice", "-export_side_data", "venc_params")
     assert inputs == ["pixels+qp"] * 12
     want, seen = _nr_python(probe(clip), model(NR), "yuv420p", None, bits=False)
     assert seen == "pixels+qp"

@@ -112,6 +112,9 @@ def _nr_ffmpeg(
         )
         argv = ffmpeg.argv(
             # The decoder's block QPs, which a two-channel model reads (H.264 fills them).
+            # Frame threads would copy the QPs of a picture another thread is still
+            # decoding (FFmpeg 9.0's h264dec exports them before that thread ends).
+            "-thread_type", "slice",
             "-export_side_data", "venc_params",
             "-i", f"file:{video.path.resolve()}",
             "-map", "0:v:0", "-an", "-sn", "-dn",

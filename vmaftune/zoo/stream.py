@@ -46,6 +46,9 @@ def frames(path: Path, limit: int | None = None) -> Iterator[FrameStream]:
             raise InputError(f"{path}: no video stream")
         stream = container.streams.video[0]
         stream.codec_context.options = {"export_side_data": "venc_params"}
+        # Never frame threads: h264dec would export the QPs of a picture that another
+        # thread has not finished (see vmaftune.zoo.scores).
+        stream.thread_type = "SLICE"
         sizes: dict[int | None, int] = {}
         decoded: list[tuple[int | None, bool, float | None, float | None]] = []
         try:
