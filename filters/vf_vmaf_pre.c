@@ -40,6 +40,12 @@
 #include "video.h"
 #include "vmaf_model.h"
 
+/* strength=auto for vmaf_pre_dn: chosen on a validation split for bits at equal VMAF
+ * (models/train/prefilter_auto.py, models/vmaf_pre_dn.md); noise in 8-bit code values. */
+#define VMAF_PRE_GATE    3.5
+#define VMAF_PRE_FULL    12.75
+#define VMAF_PRE_CEILING 0.5
+
 typedef struct VmafPreContext {
     const AVClass *class;
     DnnContext dnnctx;
@@ -49,8 +55,10 @@ typedef struct VmafPreContext {
     int device;
     int planes;
     float strength;
+    float noise_gate, noise_full, max_strength;
 
     int depth;
+    float frame_strength; ///< the strength of the frame in flight (auto or fixed)
     int nb_planes;
     int plane_w[4], plane_h[4];
     int error;
@@ -58,7 +66,7 @@ typedef struct VmafPreContext {
 
 static const AVOption vmaf_pre_options[] = {
     VMAF_MODEL_OPTIONS(VmafPreContext, "pre-filter"),
-    VMAF_PRE_OPTIONS(VmafPreContext),
+    VMAF_PRE_OPTIONS(VmafPreContext, VMAF_PRE_GATE, VMAF_PRE_FULL, VMAF_PRE_CEILING),
     { NULL }
 };
 
@@ -68,7 +76,7 @@ AVFILTER_DEFINE_CLASS(vmaf_pre);
 static int post_proc(AVFrame *plane, DNNData *output, AVFilterContext *avctx)
 {
     VmafPreContext *s = avctx->priv;
-    int ret = ff_vmaf_model_write_plane(avctx, plane, output, s->depth, s->strength,
+    int ret = ff_vmaf_model_write_plane(avctx, plane, output, s->depth, s->frame_strength,
                                         VMAF_BLEND_ALWAYS, "pre-filter");
 
     if (ret < 0)
@@ -138,7 +146,16 @@ static int filter_frame(AVFilterLink *inlink, AVFrame *frame)
     VmafPreContext *s = avctx->priv;
     int ret;
 
-    for (int p = 0; p < s->nb_planes; p++) {
+    s->frame_strength = s->strength;
+    if (s->strength == VMAF_STRENGTH_AUTO &&
+        (ret = ff_vmaf_pre_auto_strength(avctx, frame, frame, s->depth, s->noise_gate,
+                                         s->noise_full, s->max_strength,
+                                         &s->frame_strength)) < 0) {
+        av_frame_free(&frame);
+        return ret;
+    }
+    /* Strength 0 blends nothing in: the frame passes as it came, without the model. */
+    for (int p = 0; p < s->nb_planes && s->frame_strength > 0.0f; p++) {
         if ((ret = filter_plane(avctx, frame, p)) < 0) {
             av_frame_free(&frame);
             return ret;

@@ -44,6 +44,12 @@
 #define WINDOW 5
 #define HALF   (WINDOW / 2)
 
+/* strength=auto for vmaf_pre_tdn: chosen on a validation split for bits at equal VMAF
+ * (models/train/prefilter_auto.py, models/vmaf_pre_tdn.md); noise in 8-bit code values. */
+#define VMAF_PRE_TEMPORAL_GATE    3.5
+#define VMAF_PRE_TEMPORAL_FULL    7.5
+#define VMAF_PRE_TEMPORAL_CEILING 0.5
+
 typedef struct VmafPreTemporalContext {
     const AVClass *class;
     DnnContext dnnctx;
@@ -53,8 +59,10 @@ typedef struct VmafPreTemporalContext {
     int device;
     int planes;
     float strength;
+    float noise_gate, noise_full, max_strength;
 
     int depth;
+    float frame_strength; ///< the strength of the frame in flight (auto or fixed)
     int nb_planes, nb_filtered;
     int plane_w[4], plane_h[4];
     int error;
@@ -71,7 +79,8 @@ typedef struct VmafPreTemporalContext {
 
 static const AVOption vmaf_pre_temporal_options[] = {
     VMAF_MODEL_OPTIONS(VmafPreTemporalContext, "temporal"),
-    VMAF_PRE_OPTIONS(VmafPreTemporalContext),
+    VMAF_PRE_OPTIONS(VmafPreTemporalContext, VMAF_PRE_TEMPORAL_GATE, VMAF_PRE_TEMPORAL_FULL,
+                     VMAF_PRE_TEMPORAL_CEILING),
     { NULL }
 };
 
@@ -82,7 +91,7 @@ AVFILTER_DEFINE_CLASS(vmaf_pre_temporal);
 static int post_proc(AVFrame *plane, DNNData *output, AVFilterContext *avctx)
 {
     VmafPreTemporalContext *s = avctx->priv;
-    int ret = ff_vmaf_model_write_plane(avctx, plane, output, s->depth, s->strength,
+    int ret = ff_vmaf_model_write_plane(avctx, plane, output, s->depth, s->frame_strength,
                                         VMAF_BLEND_BELOW_FULL, "temporal pre-filter");
 
     if (ret < 0)
@@ -165,12 +174,19 @@ static int output_frame(AVFilterContext *avctx)
         return AVERROR(ENOMEM);
     if ((ret = av_frame_copy_props(out, centre)) < 0)
         goto fail;
+    s->frame_strength = s->strength;
+    if (s->strength == VMAF_STRENGTH_AUTO &&
+        (ret = ff_vmaf_pre_auto_strength(avctx, centre, out, s->depth, s->noise_gate,
+                                         s->noise_full, s->max_strength,
+                                         &s->frame_strength)) < 0)
+        goto fail;
     for (int p = 0; p < s->nb_planes; p++) {
         /* Frame t itself: what unfiltered planes keep and a blend starts from. */
         av_image_copy_plane(out->data[p], out->linesize[p],
                             centre->data[p], centre->linesize[p],
                             s->plane_w[p] * ((s->depth + 7) / 8), s->plane_h[p]);
-        if (p >= s->nb_filtered)
+        /* Strength 0 blends nothing in: frame t passes without the model. */
+        if (p >= s->nb_filtered || s->frame_strength <= 0.0f)
             continue;
         ret = ff_vmaf_model_run_window(&s->dnnctx, window, WINDOW, out, p,
                                        s->plane_w[p], s->plane_h[p]);

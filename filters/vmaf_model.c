@@ -36,6 +36,7 @@
 #include "libavutil/common.h"
 #include "libavutil/error.h"
 #include "libavutil/log.h"
+#include "libavutil/mathematics.h"
 #include "libavutil/mem.h"
 #include "libavutil/opt.h"
 #include "libavutil/pixdesc.h"
@@ -221,6 +222,82 @@ int ff_vmaf_model_write_plane(AVFilterContext *avctx, AVFrame *plane, const DNND
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int ff_vmaf_noise_sigma(const uint8_t *data, ptrdiff_t linesize, int w, int h, int depth,
+                        double *sigma)
+{
+    /* Mean |response| of white noise of deviation 1 is 6 * sqrt(2/pi); the quietest
+     * quarter of the blocks reads 0.902 of it (vmaftune/zoo/noise.py). */
+    const double scale = sqrt(M_PI / 2) / 6 / 0.902;
+    const int rows = (h - 2) / 16, cols = (w - 2) / 16;
+    int n, quiet;
+    double *mean;
+
+    *sigma = 0.0;
+    if (w < 18 || h < 18)
+        return 0;
+    n = rows * cols;
+    mean = av_malloc_array(n, sizeof(*mean));
+    if (!mean)
+        return AVERROR(ENOMEM);
+    for (int by = 0; by < rows; by++) {
+        for (int bx = 0; bx < cols; bx++) {
+            int64_t sum = 0;
+            for (int y = by * 16; y < by * 16 + 16; y++) {
+                for (int x = bx * 16; x < bx * 16 + 16; x++) {
+                    int v[3][3];
+                    for (int i = 0; i < 3; i++)
+                        for (int j = 0; j < 3; j++)
+                            v[i][j] = depth > 8
+                                ? ((const uint16_t *)(data + (y + i) * linesize))[x + j]
+                                : data[(y + i) * linesize + x + j];
+                    sum += FFABS(v[0][0] - 2 * v[0][1] + v[0][2]
+                                 - 2 * v[1][0] + 4 * v[1][1] - 2 * v[1][2]
+                                 + v[2][0] - 2 * v[2][1] + v[2][2]);
+                }
+            }
+            mean[by * cols + bx] = sum / 256.0;
+        }
+    }
+    qsort(mean, n, sizeof(*mean), cmp_double);
+    quiet = FFMAX(1, n / 4);
+    *sigma = (quiet & 1 ? mean[quiet / 2] : (mean[quiet / 2 - 1] + mean[quiet / 2]) / 2)
+             * scale / (1 << (depth - 8));
+    av_free(mean);
+    return 0;
+}
+
+int ff_vmaf_pre_auto_strength(AVFilterContext *avctx, const AVFrame *frame, AVFrame *dst,
+                              int depth, float gate, float full, float ceiling,
+                              float *strength)
+{
+    char key[64], value[32];
+    double sigma, ramp;
+    int ret = ff_vmaf_noise_sigma(frame->data[0], frame->linesize[0], frame->width,
+                                  frame->height, depth, &sigma);
+
+    if (ret < 0)
+        return ret;
+    if (sigma < gate) {
+        *strength = 0.0f;
+    } else {
+        ramp = full > gate ? (sigma - gate) / ((double)full - gate) : 1.0;
+        *strength = ceiling * FFMIN(ramp, 1.0);
+    }
+    snprintf(key, sizeof(key), "lavfi.%s.noise", avctx->filter->name);
+    snprintf(value, sizeof(value), "%.4f", sigma);
+    if ((ret = av_dict_set(&dst->metadata, key, value, 0)) < 0)
+        return ret;
+    snprintf(key, sizeof(key), "lavfi.%s.strength", avctx->filter->name);
+    snprintf(value, sizeof(value), "%.4f", *strength);
+    return av_dict_set(&dst->metadata, key, value, 0);
+}
+
 int ff_vmaf_scores_add(VmafScores *s, double score)
 {
     double *v = av_fast_realloc(s->v, &s->size, (s->nb + 1) * sizeof(*v));
@@ -230,12 +307,6 @@ int ff_vmaf_scores_add(VmafScores *s, double score)
     s->v = v;
     s->v[s->nb++] = score;
     return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static void put_json_string(FILE *f, const char *str)

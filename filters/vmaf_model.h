@@ -61,17 +61,51 @@ enum VmafModelPlanes {
 
 /**
  * The options of the pre-filters (vmaf_pre, vmaf_pre_temporal): which planes
- * go through the model, and how much of its output is blended over the input.
- * The context type must hold int planes and float strength.
+ * go through the model, and how much of its output is blended over the input:
+ * a fixed strength, or (auto, the default) one read from each frame's measured
+ * luma noise, so clean frames pass untouched. gate, full and ceiling are the
+ * defaults of the automatic ramp, chosen per filter for its shipped model
+ * (models/prefilter_auto.metrics.json). The context type must hold int planes
+ * and float strength, noise_gate, noise_full and max_strength.
  */
-#define VMAF_PRE_OPTIONS(type)                                                                 \
+#define VMAF_PRE_OPTIONS(type, gate, full, ceiling)                                            \
     { "planes",   "planes to filter (the others are copied)", offsetof(type, planes),           \
       AV_OPT_TYPE_INT, { .i64 = VMAF_PLANES_LUMA }, VMAF_PLANES_LUMA, VMAF_PLANES_ALL,          \
       VMAF_MODEL_FLAGS, .unit = "planes" },                                                    \
         { "luma", NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_PLANES_LUMA }, 0, 0, VMAF_MODEL_FLAGS, .unit = "planes" }, \
         { "all",  NULL, 0, AV_OPT_TYPE_CONST, { .i64 = VMAF_PLANES_ALL  }, 0, 0, VMAF_MODEL_FLAGS, .unit = "planes" }, \
-    { "strength", "blend of filtered over original (0..1)", offsetof(type, strength),          \
-      AV_OPT_TYPE_FLOAT, { .dbl = 1.0 }, 0.0, 1.0, VMAF_MODEL_FLAGS }
+    { "strength", "blend of filtered over original (0..1), or auto: from each frame's noise",  \
+      offsetof(type, strength), AV_OPT_TYPE_FLOAT, { .dbl = VMAF_STRENGTH_AUTO },               \
+      VMAF_STRENGTH_AUTO, 1.0, VMAF_MODEL_FLAGS, .unit = "strength" },                          \
+        { "auto", "from the luma noise (noise_gate, noise_full, max_strength)", 0,              \
+          AV_OPT_TYPE_CONST, { .dbl = VMAF_STRENGTH_AUTO }, 0, 0, VMAF_MODEL_FLAGS, .unit = "strength" }, \
+    { "noise_gate", "auto: noise deviation (8-bit code values) below which frames pass untouched", \
+      offsetof(type, noise_gate), AV_OPT_TYPE_FLOAT, { .dbl = gate }, 0.0, 255.0, VMAF_MODEL_FLAGS }, \
+    { "noise_full", "auto: noise deviation at which the strength reaches max_strength",         \
+      offsetof(type, noise_full), AV_OPT_TYPE_FLOAT, { .dbl = full }, 0.0, 255.0, VMAF_MODEL_FLAGS }, \
+    { "max_strength", "auto: the strength from noise_full up", offsetof(type, max_strength),   \
+      AV_OPT_TYPE_FLOAT, { .dbl = ceiling }, 0.0, 1.0, VMAF_MODEL_FLAGS }
+
+#define VMAF_STRENGTH_AUTO -1.0
+
+/**
+ * The deviation of white noise in a plane of w x h samples (depth bits), in
+ * 8-bit code values, as vmaftune.zoo.noise estimates it (Immerkaer's operator,
+ * median of the quietest quarter of 16x16 blocks). Planes smaller than 18x18
+ * read 0.
+ */
+int ff_vmaf_noise_sigma(const uint8_t *data, ptrdiff_t linesize, int w, int h, int depth,
+                        double *sigma);
+
+/**
+ * A pre-filter's strength for a frame in auto mode: 0 below noise_gate, then
+ * rising linearly to max_strength at noise_full, and flat above. Measures the
+ * frame's luma noise and sets lavfi.<filter>.noise and lavfi.<filter>.strength
+ * on dst.
+ */
+int ff_vmaf_pre_auto_strength(AVFilterContext *avctx, const AVFrame *frame, AVFrame *dst,
+                              int depth, float gate, float full, float ceiling,
+                              float *strength);
 
 /* How a pre-filter's output meets the samples it replaces. */
 enum VmafModelBlend {

@@ -148,7 +148,7 @@ def fixed_size_model(path: Path) -> Path:
         ("vmaf_pre=model=vmaf_pre_nope", 2, "did you mean"),
         (f"vmaf_pre=model={NR}", 2, "needs a prefilter model"),
         (f"vmaf_pre=model={PRE}:planes=chroma", 2, "planes must be luma or all"),
-        (f"vmaf_pre=model={PRE}:strength=2", 2, "strength must be a number from 0 to 1"),
+        (f"vmaf_pre=model={PRE}:strength=2", 2, "strength must be auto or a number from 0 to 1"),
         (f"vmaf_pre=model={PRE}:device=tpu", 2, "device must be cpu, cuda or auto"),
         (f"vmaf_pre=model={PRE}:size=4", 2, "unknown option 'size=4'"),
         (f"hqdn3d=model={PRE}", 2, "expected vmaf_pre=model="),
@@ -175,7 +175,7 @@ def test_pre_failing_mid_stream_leaves_no_output(cli, grainy: Path, tmp_path: Pa
     for engine in engines:
         out = tmp_path / f"{engine}.mkv"
         r = cli("encode", grainy, "-o", out, "-c", "x264", "--crf", "30",
-                "--pre", f"vmaf_pre=model={model}", "--engine", engine)  # fmt: skip
+                "--pre", f"vmaf_pre=model={model}:strength=1", "--engine", engine)  # fmt: skip
         assert r.code in (3, 4), r.stderr
         assert "Traceback" not in r.stderr
         assert "64" in r.stderr or "176" in r.stderr, r.stderr

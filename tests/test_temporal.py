@@ -65,11 +65,11 @@ def test_pre_option_parses_the_temporal_filter() -> None:
     pre = PreFilter.parse("vmaf_pre_temporal=model=vmaf_pre_tdn:planes=all:device=auto")
     assert pre.temporal and pre.kind == "temporal" and pre.planes == "all"
     assert pre.spec() == (
-        "vmaf_pre_temporal=model=vmaf_pre_tdn:planes=all:strength=1.0:device=auto"
+        "vmaf_pre_temporal=model=vmaf_pre_tdn:planes=all:strength=auto:device=auto"
     )
     from vmaftune.errors import UsageError
 
-    with pytest.raises(UsageError, match="vmaf_pre_temporal takes model, planes, strength, device"):
+    with pytest.raises(UsageError, match="vmaf_pre_temporal takes model, planes, strength, noise_gate"):
         PreFilter.parse("vmaf_pre_temporal=model=x:radius=2")
 
 
@@ -94,14 +94,15 @@ def python_filtered(frames: list[list[np.ndarray]], depth: int, all_planes: bool
 @needs_tdn
 @pytest.mark.parametrize(
     ("pix_fmt", "depth", "opts"),
-    [("yuv420p", 8, ""), ("yuv420p10le", 10, ":planes=all"), ("yuv420p", 8, ":strength=0.5")],
+    [("yuv420p", 8, ":strength=1"), ("yuv420p10le", 10, ":planes=all:strength=1"),
+     ("yuv420p", 8, ":strength=0.5")],  # fmt: skip
 )
 def test_filter_matches_python_onnxruntime(ffmpeg_built, noisy, pix_fmt, depth, opts):
     vf = f"format={pix_fmt},vmaf_pre_temporal=model={TDN}:registry={MODELS}{opts}"
     filtered = planes(decoded(ffmpeg_built, noisy, pix_fmt, vf), depth)
     source = planes(decoded(ffmpeg_built, noisy, pix_fmt, f"format={pix_fmt}"), depth)
     assert len(filtered) == len(source) == FRAMES
-    want = python_filtered(source, depth, "planes=all" in opts, 0.5 if "strength" in opts else 1.0)
+    want = python_filtered(source, depth, "planes=all" in opts, 0.5 if "0.5" in opts else 1.0)
     for t, (got, exp, src) in enumerate(zip(filtered, want, source, strict=True)):
         for p in range(3):
             diff = int(np.abs(got[p].astype(int) - exp[p].astype(int)).max())

@@ -64,14 +64,14 @@ def model(name: str) -> PlaneModel:
 
 @pytest.mark.parametrize(
     ("pix_fmt", "depth", "opts"),
-    [("yuv420p", 8, ""), ("yuv420p10le", 10, ":planes=all:strength=0.6")],
+    [("yuv420p", 8, ":strength=1"), ("yuv420p10le", 10, ":planes=all:strength=0.6")],
 )
 def test_vmaf_pre_matches_python_onnxruntime(ffmpeg_built, noisy, pix_fmt, depth, opts):
     vf = f"format={pix_fmt},vmaf_pre=model={PRE}:registry={MODELS}{opts}"
     filtered = planes(decoded(ffmpeg_built, noisy, pix_fmt, vf), depth)
     source = planes(decoded(ffmpeg_built, noisy, pix_fmt, f"format={pix_fmt}"), depth)
     assert len(filtered) == len(source) == FRAMES
-    strength = 0.6 if "strength" in opts else 1.0
+    strength = 0.6 if "0.6" in opts else 1.0
     m = model(PRE)
     worst = 0
     changed = 0
@@ -221,7 +221,7 @@ def test_bad_models_fail_cleanly(ffmpeg_built, noisy, tmp_path):
     shape = tmp_path / "wrong.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(shape))
     assert "a pre-filter must return [1,1,H,W]" in bad(
-        ffmpeg_built, f"vmaf_pre=model={shape}", noisy
+        ffmpeg_built, f"vmaf_pre=model={shape}:strength=1", noisy
     )
     bad(ffmpeg_built, f"vmaf_post=model={NR}:registry={MODELS}:device=tpu", noisy)
     assert "offers no CUDA execution provider" in bad(

@@ -60,8 +60,9 @@ Pre = Annotated[
     typer.Option(
         "--pre",
         help="Pre-filter the video before the encoder: vmaf_pre=model=ID|PATH"
-        "[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto], or the 5-frame "
-        "vmaf_pre_temporal=model=ID|PATH with the same options. VMAF is "
+        "[:planes=luma|all][:strength=auto|0..1][:device=cpu|cuda|auto], or the 5-frame "
+        "vmaf_pre_temporal=model=ID|PATH with the same options. strength=auto (the "
+        "default) reads each frame's noise and leaves clean frames untouched. VMAF is "
         "still measured against the unfiltered INPUT.",
     ),
 ]

@@ -41,3 +41,11 @@ def sigma(luma: np.ndarray) -> float:
     per_block = np.sort(blocks.mean(axis=(1, 3)).reshape(-1))
     quiet = per_block[: max(1, int(len(per_block) * QUIET_SHARE))]
     return float(np.median(quiet) * _SCALE)
+
+
+def sigma8(luma: np.ndarray, depth: int) -> float:
+    """`sigma` in 8-bit code values, as the pre-filters' automatic mode reads a frame: planes
+    too small to hold one block read 0 (clean), as vf_vmaf_pre*.c does."""
+    if luma.ndim != 2 or min(luma.shape) < BLOCK + 2:
+        return 0.0
+    return sigma(luma) / (1 << (depth - 8))

@@ -21,7 +21,7 @@ from vmaftune.edges import process
 from vmaftune.edges.toolchain import FFmpeg
 from vmaftune.errors import UsageError
 from vmaftune.steps.probe import MediaInfo
-from vmaftune.zoo import engines
+from vmaftune.zoo import engines, noise
 from vmaftune.zoo import registry as models
 from vmaftune.zoo.inference import PlaneModel, prefilter_plane, temporal_plane
 
@@ -29,31 +29,71 @@ if TYPE_CHECKING:
     import av
 
 PLANES = ("luma", "all")
+OPTIONS = ("model", "planes", "strength", "noise_gate", "noise_full", "max_strength", "device")
 PRE_FILTERS = {
-    # filter name: (model kind, its options)
-    "vmaf_pre": ("prefilter", ("model", "planes", "strength", "device")),
-    "vmaf_pre_temporal": ("temporal", ("model", "planes", "strength", "device")),
+    # filter name: model kind
+    "vmaf_pre": "prefilter",
+    "vmaf_pre_temporal": "temporal",
 }
 PRE_USAGE = (
-    "vmaf_pre=model=ID|PATH[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto] or "
-    "vmaf_pre_temporal=model=ID|PATH[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto]"
+    "vmaf_pre=model=ID|PATH[:planes=luma|all][:strength=auto|0..1][:noise_gate=S]"
+    "[:noise_full=S][:max_strength=0..1][:device=cpu|cuda|auto], or vmaf_pre_temporal= with "
+    "the same options"
 )
+AUTO = -1.0  # strength=auto: from each frame's measured noise
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """strength=auto: 0 below `gate` (noise deviation in 8-bit code values: clean frames pass
+    untouched), rising linearly to `ceiling` at `full`, flat above."""
+
+    gate: float
+    full: float
+    ceiling: float
+
+    def strength(self, sigma8: float) -> float:
+        if sigma8 < self.gate:
+            return 0.0
+        ramp = (sigma8 - self.gate) / (self.full - self.gate) if self.full > self.gate else 1.0
+        return self.ceiling * min(ramp, 1.0)
+
+
+# The filters' defaults (VMAF_PRE*_GATE/FULL/CEILING in filters/vf_vmaf_pre*.c), chosen for
+# the shipped models on a validation split by models/train/prefilter_auto.py
+# (models/prefilter_auto.metrics.json); tests/test_prefilter_auto.py holds them equal.
+RAMPS = {
+    "vmaf_pre": Ramp(gate=3.5, full=12.75, ceiling=0.5),
+    "vmaf_pre_temporal": Ramp(gate=3.5, full=7.5, ceiling=0.5),
+}
 
 
 @dataclass(frozen=True)
 class PreFilter:
-    """`vmaf_pre=model=ID|PATH[:planes=luma|all][:strength=0..1][:device=cpu|cuda|auto]`, or
-    `vmaf_pre_temporal=` with the same options (a 5-frame window)."""
+    """`vmaf_pre=model=ID|PATH[:planes=luma|all][:strength=auto|0..1][...]`, or
+    `vmaf_pre_temporal=` with the same options (a 5-frame window). `ramp` None: the
+    filter's default."""
 
     model: str
     planes: str = "luma"
-    strength: float = 1.0
+    strength: float = AUTO
     device: str = "cpu"
     name: str = "vmaf_pre"
+    ramp: Ramp | None = None
 
     @property
     def kind(self) -> str:
-        return PRE_FILTERS[self.name][0]
+        return PRE_FILTERS[self.name]
+
+    @property
+    def auto(self) -> Ramp:
+        return self.ramp or RAMPS[self.name]
+
+    def frame_strength(self, luma: np.ndarray, depth: int) -> float:
+        """The strength one frame gets (its luma noise in auto mode), as the filter sets it."""
+        if self.strength != AUTO:
+            return self.strength
+        return self.auto.strength(noise.sigma8(luma, depth))
 
     @property
     def temporal(self) -> bool:
@@ -64,13 +104,12 @@ class PreFilter:
         name, sep, args = spec.partition("=")
         if name not in PRE_FILTERS or not sep:
             raise UsageError(f"--pre {spec!r}: expected {PRE_USAGE}")
-        allowed = PRE_FILTERS[name][1]
         options: dict[str, str] = {}
         for part in args.split(":"):
             key, eq, value = part.partition("=")
-            if not eq or key not in allowed:
+            if not eq or key not in OPTIONS:
                 raise UsageError(
-                    f"--pre: unknown option {part!r}; {name} takes {', '.join(allowed)}"
+                    f"--pre: unknown option {part!r}; {name} takes {', '.join(OPTIONS)}"
                 )
             options[key] = value
         if not options.get("model"):
@@ -81,26 +120,45 @@ class PreFilter:
             raise UsageError(f"--pre: planes must be luma or all, not {planes!r}")
         if device not in engines.DEVICES:
             raise UsageError(f"--pre: device must be cpu, cuda or auto, not {device!r}")
-        try:
-            strength = float(options.get("strength", "1"))
-        except ValueError:
-            strength = -1.0
-        if not 0.0 <= strength <= 1.0:
-            raise UsageError(
-                f"--pre: strength must be a number from 0 to 1, not {options['strength']!r}"
+        value = options.get("strength", "auto")
+        strength = AUTO if value == "auto" else _number(value, "strength", 0.0, 1.0)
+        ramp = None
+        if {"noise_gate", "noise_full", "max_strength"} & options.keys():
+            default = RAMPS[name]
+            ramp = Ramp(
+                _number(options.get("noise_gate", str(default.gate)), "noise_gate", 0, 255),
+                _number(options.get("noise_full", str(default.full)), "noise_full", 0, 255),
+                _number(options.get("max_strength", str(default.ceiling)), "max_strength", 0, 1),
             )
-        return PreFilter(options["model"], planes, strength, device, name)
+        return PreFilter(options["model"], planes, strength, device, name, ramp)
 
     def filter(self, model_file: str) -> str:
-        # The planes/strength/device values come from the fixed sets checked above, so
-        # nothing here needs filtergraph escaping.
+        # Every value is a number or comes from the fixed sets checked above, so nothing
+        # here needs filtergraph escaping.
+        strength = "auto" if self.strength == AUTO else repr(self.strength)
+        ramp = ""
+        if self.ramp is not None:
+            ramp = (f":noise_gate={self.ramp.gate!r}:noise_full={self.ramp.full!r}"
+                    f":max_strength={self.ramp.ceiling!r}")  # fmt: skip
         return (
-            f"{self.name}=model={model_file}:planes={self.planes}:strength={self.strength!r}"
+            f"{self.name}=model={model_file}:planes={self.planes}:strength={strength}{ramp}"
             f":device={self.device}"
         )
 
     def spec(self) -> str:
         return self.filter(self.model)
+
+
+def _number(value: str, option: str, lo: float, hi: float) -> float:
+    """A float option's value, kept to what a C float holds, so both engines blend alike."""
+    try:
+        number = float(np.float32(value))
+    except ValueError:
+        number = float("nan")
+    if not lo <= number <= hi:
+        what = "auto or a number from 0 to 1" if option == "strength" else f"from {lo} to {hi}"
+        raise UsageError(f"--pre: {option} must be {what}, not {value!r}")
+    return number
 
 
 def pre_feed(
@@ -177,8 +235,11 @@ def _spatial_frames(decoded: Decoded, pre: PreFilter, model: PlaneModel, depth: 
         # The decoder may still read this picture as a reference: filter a copy, as
         # the C filter does with ff_inlink_make_frame_writable.
         frame.make_writable()
-        for p in range(len(frame.planes) if pre.planes == "all" else 1):
-            filtered = prefilter_plane(model, engines.plane(frame, p, dtype), depth, pre.strength)
+        strength = pre.frame_strength(engines.plane(frame, 0, dtype), depth)
+        # Strength 0 blends nothing in: the frame passes without the model, as in C.
+        count = (len(frame.planes) if pre.planes == "all" else 1) if strength else 0
+        for p in range(count):
+            filtered = prefilter_plane(model, engines.plane(frame, p, dtype), depth, strength)
             engines.set_plane(frame, p, filtered)
         yield frame, rate
 
@@ -194,11 +255,13 @@ def _temporal_frames(decoded: Decoded, pre: PreFilter, model: PlaneModel, depth:
             yield (frame, rate), [engines.plane(frame, p, dtype).copy() for p in range(count)]
 
     for centre, window in temporal_windows(with_planes()):
-        (frame, rate), _ = centre
+        (frame, rate), planes_t = centre
         frame.make_writable()
-        for p in range(len(window[0][1])):
+        strength = pre.frame_strength(planes_t[0], depth)
+        # Strength 0 blends nothing in: frame t passes without the model, as in C.
+        for p in range(len(window[0][1]) if strength else 0):
             stack = np.stack([planes[p] for _, planes in window])
-            engines.set_plane(frame, p, temporal_plane(model, stack, depth, pre.strength))
+            engines.set_plane(frame, p, temporal_plane(model, stack, depth, strength))
         yield frame, rate
 
 
