@@ -56,14 +56,18 @@ FILTERS = {
     "hqdn3d": "hqdn3d",
     "nlmeans": "nlmeans",
     "nlmeans s=4": "nlmeans=s=4",
-    "vmaf_pre (auto)": "vmaf_pre=model=vmaf_pre_dn",
-    "vmaf_pre_temporal (auto)": "vmaf_pre_temporal=model=vmaf_pre_tdn",
+    # The ramps validated for the models; their default ceilings are 0 (off), because of
+    # these rows.
+    "vmaf_pre (auto, max_strength=0.5)": "vmaf_pre=model=vmaf_pre_dn:max_strength=0.5",
+    "vmaf_pre_temporal (auto, max_strength=0.5)": (
+        "vmaf_pre_temporal=model=vmaf_pre_tdn:max_strength=0.5"
+    ),
 }
 # The clean pass is cheap (no encodes where the output is the input): more real clips,
 # real grain (calais-1906), night footage, 1080p phone video and screen content included.
 CLEAN_CLIPS = (*CLIPS, "city-night", "calais-1906", "cockatoo", "forensics-dog",
                "speaker-diagram", "lab-throw", "window-plant")  # fmt: skip
-ZOO = ("vmaf_pre (auto)", "vmaf_pre_temporal (auto)")
+ZOO = ("vmaf_pre (auto, max_strength=0.5)", "vmaf_pre_temporal (auto, max_strength=0.5)")
 RIVALS = ("hqdn3d", "nlmeans", "nlmeans s=4")
 
 

@@ -40,11 +40,13 @@
 #include "video.h"
 #include "vmaf_model.h"
 
-/* strength=auto for vmaf_pre_dn: chosen on a validation split for bits at equal VMAF
- * (models/train/prefilter_auto.py, models/vmaf_pre_dn.md); noise in 8-bit code values. */
+/* strength=auto for vmaf_pre_dn: the ramp chosen on a validation split for bits at
+ * equal VMAF (models/train/prefilter_auto.py), noise in 8-bit code values, with its
+ * ceiling at 0: the single-frame model misses the rate goal (models/vmaf_pre_dn.md), so
+ * by default it leaves every frame as it is; max_strength turns the ramp on. */
 #define VMAF_PRE_GATE    3.5
 #define VMAF_PRE_FULL    12.75
-#define VMAF_PRE_CEILING 0.5
+#define VMAF_PRE_CEILING 0.0
 
 typedef struct VmafPreContext {
     const AVClass *class;
@@ -88,6 +90,10 @@ static av_cold int init(AVFilterContext *avctx)
 {
     VmafPreContext *s = avctx->priv;
 
+    if (s->strength == VMAF_STRENGTH_AUTO && s->max_strength <= 0.0f)
+        av_log(avctx, AV_LOG_INFO, "strength=auto with max_strength 0 passes every frame "
+               "as it is (the default: vmaf_pre_dn costs bits at equal VMAF on some "
+               "content); set strength or max_strength to filter\n");
     return ff_vmaf_model_open(avctx, &s->dnnctx, s->model, s->registry, "prefilter", s->device,
                               post_proc);
 }

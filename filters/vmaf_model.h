@@ -77,8 +77,9 @@ enum VmafModelPlanes {
     { "strength", "blend of filtered over original (0..1), or auto: from each frame's noise",  \
       offsetof(type, strength), AV_OPT_TYPE_FLOAT, { .dbl = VMAF_STRENGTH_AUTO },               \
       VMAF_STRENGTH_AUTO, 1.0, VMAF_MODEL_FLAGS, .unit = "strength" },                          \
+        /* av_opt reads a named constant's value from .i64, whatever the option's type */    \
         { "auto", "from the luma noise (noise_gate, noise_full, max_strength)", 0,              \
-          AV_OPT_TYPE_CONST, { .dbl = VMAF_STRENGTH_AUTO }, 0, 0, VMAF_MODEL_FLAGS, .unit = "strength" }, \
+          AV_OPT_TYPE_CONST, { .i64 = VMAF_STRENGTH_AUTO }, 0, 0, VMAF_MODEL_FLAGS, .unit = "strength" }, \
     { "noise_gate", "auto: noise deviation (8-bit code values) below which frames pass untouched", \
       offsetof(type, noise_gate), AV_OPT_TYPE_FLOAT, { .dbl = gate }, 0.0, 255.0, VMAF_MODEL_FLAGS }, \
     { "noise_full", "auto: noise deviation at which the strength reaches max_strength",         \
@@ -86,7 +87,7 @@ enum VmafModelPlanes {
     { "max_strength", "auto: the strength from noise_full up", offsetof(type, max_strength),   \
       AV_OPT_TYPE_FLOAT, { .dbl = ceiling }, 0.0, 1.0, VMAF_MODEL_FLAGS }
 
-#define VMAF_STRENGTH_AUTO -1.0
+#define VMAF_STRENGTH_AUTO -1
 
 /**
  * The deviation of white noise in a plane of w x h samples (depth bits), in

@@ -69,7 +69,7 @@ def test_pre_option_parses_the_temporal_filter() -> None:
     )
     from vmaftune.errors import UsageError
 
-    with pytest.raises(UsageError, match="vmaf_pre_temporal takes model, planes, strength, noise_gate"):
+    with pytest.raises(UsageError, match="vmaf_pre_temporal takes model, planes, strength, noise"):
         PreFilter.parse("vmaf_pre_temporal=model=x:radius=2")
 
 
@@ -94,8 +94,11 @@ def python_filtered(frames: list[list[np.ndarray]], depth: int, all_planes: bool
 @needs_tdn
 @pytest.mark.parametrize(
     ("pix_fmt", "depth", "opts"),
-    [("yuv420p", 8, ":strength=1"), ("yuv420p10le", 10, ":planes=all:strength=1"),
-     ("yuv420p", 8, ":strength=0.5")],  # fmt: skip
+    [
+        ("yuv420p", 8, ":strength=1"),
+        ("yuv420p10le", 10, ":planes=all:strength=1"),
+        ("yuv420p", 8, ":strength=0.5"),
+    ],
 )
 def test_filter_matches_python_onnxruntime(ffmpeg_built, noisy, pix_fmt, depth, opts):
     vf = f"format={pix_fmt},vmaf_pre_temporal=model={TDN}:registry={MODELS}{opts}"
