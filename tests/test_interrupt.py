@@ -69,7 +69,11 @@ def interrupt(proc: subprocess.Popen[str], sig: int, *, group: bool) -> tuple[li
         os.killpg(proc.pid, sig)
     else:
         os.kill(proc.pid, sig)
-    events += [json.loads(line) for line in proc.stdout]
+    sent = time.monotonic()
+    # When each later event was read, in seconds after the signal: a failure then tells a
+    # signal handled late from events that were already on their way.
+    for line in proc.stdout:
+        events.append({**json.loads(line), "read_after_signal": round(time.monotonic() - sent, 2)})
     proc.wait(timeout=60)
     return events, proc.stderr.read()
 
@@ -94,7 +98,7 @@ def test_a_signal_stops_the_run_and_the_next_run_resumes(
     assert stderr.strip().splitlines()[-1] == said and "Traceback" not in stderr
     # The first shot's first trial was running: nothing else started after the signal.
     starts = [e for e in events if e["type"] == "probe-start"]
-    assert len(starts) == 1 and not any(e["type"] == "shot-done" for e in events)
+    assert len(starts) == 1 and not any(e["type"] == "shot-done" for e in events), events
     assert stopped < 30  # not the minutes the three shots' searches take
     assert not out.exists() and not list(tmp_path.glob(".out*"))
     work = tmp_path / "out.mp4.vmaftune-work"
