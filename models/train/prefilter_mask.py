@@ -19,8 +19,9 @@ Gradients are in 8-bit code values of the blurred input: on flat grey with
 `validation` measures the variants on the validation split that chose the automatic ramp
 (models/train/prefilter_auto.py VALIDATION, 40 frames); `heldout` measures the validation's
 picks on the benchmark's held-out clips (bench/bdrate.py CLIPS, 30 frames), whose rivals'
-rows are in docs/benchmarks.md. Both at grain alls=12 only. Results: the JSON named by
---out (models/prefilter_mask.<split>.json) and a table on stdout.
+rows are in docs/benchmarks.md. Both at the benchmark's grain (bench/bdrate.py NOISE,
+alls=12) only. Results: the JSON named by --out (models/prefilter_mask.<split>.json) and
+the benchmark's tables on stdout.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "models" / "train"))
@@ -40,7 +39,6 @@ sys.path.insert(0, str(ROOT / "models" / "train"))
 import bdrate  # noqa: E402
 from prefilter_auto import VALIDATION  # noqa: E402
 
-GRAIN = "noise=alls=12:allf=t:all_seed=7"
 TDN = "vmaf_pre_temporal=model=vmaf_pre_tdn:strength=1"
 DN = "vmaf_pre=model=vmaf_pre_dn:strength=1"
 
@@ -53,10 +51,8 @@ def masked(model_filter: str, t0: float, t1: float, s: float) -> str:
 
 
 VARIANTS = {
-    "none": "null",
-    "hqdn3d": "hqdn3d",
-    "nlmeans s=4": "nlmeans=s=4",
-    "tdn ramp": "vmaf_pre_temporal=model=vmaf_pre_tdn:max_strength=0.5",
+    **{k: bdrate.FILTERS[k] for k in ("none", "hqdn3d", "nlmeans s=4")},
+    "tdn ramp": bdrate.FILTERS["vmaf_pre_temporal (auto, max_strength=0.5)"],
     "tdn mask 8-20 s1": masked(TDN, 8, 20, 1.0),
     "tdn mask 10-30 s1": masked(TDN, 10, 30, 1.0),
     "tdn mask 10-30 s.75": masked(TDN, 10, 30, 0.75),
@@ -76,22 +72,10 @@ def main() -> None:
     else:
         clips, frames, variants = bdrate.CLIPS, bdrate.FRAMES, {k: VARIANTS[k] for k in PICKS}
     with tempfile.TemporaryDirectory() as work:
-        res = bdrate.measure(clips, variants, Path(work), grain=GRAIN, frames=frames)
+        res = bdrate.measure(clips, variants, Path(work), frames=frames)
     out = args.out or ROOT / "models" / f"prefilter_mask.{args.split}.json"
     out.write_text(json.dumps({"graphs": variants, "results": res}, indent=1) + "\n")
-    means: dict[str, list[float]] = {}
-    print("| clip | filter | VMAF of the pre-filtered clip | BD-rate x264 | BD-rate x265 |")
-    print("|---|---|---|---|---|")
-    for clip, r in res.items():
-        base = r["filters"]["none"]
-        for label, e in r["filters"].items():
-            bd = [bdrate.bd_rate(base[c], e[c]) for c in bdrate.CODECS]
-            means.setdefault(label, []).extend(bd)
-            print(f"| {clip} | {label} | {e['prefiltered_vmaf']} (input {r['noisy_vmaf']}) "
-                  f"| {bd[0]:+.1f} % | {bd[1]:+.1f} % |")  # fmt: skip
-    print("\n| filter | mean BD-rate | worst pair |\n|---|---|---|")
-    for label, v in means.items():
-        print(f"| {label} | {np.mean(v):+.2f} % | {max(v):+.1f} % |")
+    bdrate.table(res, f"Texture mask, {args.split} split, {bdrate.NOISE}:")
 
 
 if __name__ == "__main__":
