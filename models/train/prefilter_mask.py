@@ -45,9 +45,11 @@ DN = "vmaf_pre=model=vmaf_pre_dn:strength=1"
 
 def masked(model_filter: str, t0: float, t1: float, s: float) -> str:
     lut = f"lut=y='{255 * s}*clip(({t1}-val)/({t1 - t0})\\,0\\,1)'"
-    return (f"split=3[a][b][c];[b]{model_filter}[d];"
-            f"[c]gblur=sigma=1.5,sobel=planes=1,gblur=sigma=3:planes=1,{lut}[m];"
-            f"[a][d][m]maskedmerge=planes=1")
+    return (
+        f"split=3[a][b][c];[b]{model_filter}[d];"
+        f"[c]gblur=sigma=1.5,sobel=planes=1,gblur=sigma=3:planes=1,{lut}[m];"
+        f"[a][d][m]maskedmerge=planes=1"
+    )
 
 
 VARIANTS = {
