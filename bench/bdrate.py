@@ -106,13 +106,18 @@ def bd_rate(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) 
     return float((10 ** ((area[1] - area[0]) / (hi - lo)) - 1) * 100)
 
 
-def vmaf(ff: str, dist: Path, ref: Path) -> float:
+def vmaf(ff: str, dist: Path, ref: Path) -> tuple[float, float]:
+    """libvmaf's vmaf_v0.6.1 and vmaf_v0.6.1neg of `dist` against `ref`, in one pass. NEG
+    ("no enhancement gain") caps what sharpening and contrast boosts earn: a pre-filter
+    whose BD-rate holds under v0.6.1 but not under NEG is gaming the metric."""
+    models = "version=vmaf_v0.6.1\\:name=vmaf|version=vmaf_v0.6.1neg\\:name=neg"
     with tempfile.TemporaryDirectory() as work:
         log = Path(work) / "v.json"
         run([ff, "-v", "error", "-i", str(dist), "-i", str(ref), "-lavfi",
-             f"[0:v]setpts=N[d];[1:v]setpts=N[r];[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=2",
-             "-f", "null", "-"])  # fmt: skip
-        return float(json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"])
+             f"[0:v]setpts=N[d];[1:v]setpts=N[r];[d][r]libvmaf=model='{models}'"
+             f":log_fmt=json:log_path={log}:n_threads=2", "-f", "null", "-"])  # fmt: skip
+        pooled = json.loads(log.read_text())["pooled_metrics"]
+        return float(pooled["vmaf"]["mean"]), float(pooled["neg"]["mean"])
 
 
 def noise_sigma(clip: Path, frames: int) -> float:
@@ -153,7 +158,8 @@ def measure(
                  str(noisy)])  # fmt: skip
         else:
             noisy = clean
-        results[clip] = {"noisy_vmaf": round(vmaf(bff, noisy, clean), 2),
+        noisy_vmaf, noisy_neg = vmaf(bff, noisy, clean)
+        results[clip] = {"noisy_vmaf": round(noisy_vmaf, 2), "noisy_neg": round(noisy_neg, 2),
                          "sigma": round(noise_sigma(noisy, frames), 3), "filters": {}}  # fmt: skip
         for label, vf in filters.items():
             filtered = work / f"{clip}.{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}.mkv"
@@ -171,8 +177,9 @@ def measure(
             seconds = float(m.group(1)) if m else time.perf_counter() - start
             run([pff, "-v", "error", "-y", "-i", str(noisy), "-vf", vf, "-c:v", "ffv1",
                  str(filtered)])  # fmt: skip
-            entry = {"fps": round(frames / seconds, 1),
-                     "prefiltered_vmaf": round(vmaf(bff, filtered, clean), 2)}  # fmt: skip
+            pre_vmaf, pre_neg = vmaf(bff, filtered, clean)
+            entry = {"fps": round(frames / seconds, 1), "prefiltered_vmaf": round(pre_vmaf, 2),
+                     "prefiltered_neg": round(pre_neg, 2)}  # fmt: skip
             for codec, (lib, preset) in CODECS.items():
                 points = []
                 for crf in crfs:
@@ -181,22 +188,28 @@ def measure(
                     run([bff, "-v", "error", "-y", "-i", str(filtered), "-c:v", lib,
                          "-preset", preset, "-crf", str(crf), *extra, str(enc)])  # fmt: skip
                     rate = enc.stat().st_size * 8 * 25 / frames
-                    points.append((rate, vmaf(bff, enc, clean)))
-                entry[codec] = [(round(r), round(q, 2)) for r, q in points]
+                    points.append((rate, *vmaf(bff, enc, clean)))
+                # (bits per second, VMAF, VMAF NEG) per CRF
+                entry[codec] = [(round(r), round(q, 2), round(n, 2)) for r, q, n in points]
             results[clip]["filters"][label] = entry
             print(f"{clip} {label}: {entry}", file=sys.stderr, flush=True)
     return results
 
 
-def table(results: dict[str, dict], title: str) -> None:
+def table(results: dict[str, dict], title: str, zoo: tuple[str, ...] = ZOO) -> None:
     """Per clip and filter: fps, the pre-filtered clip's VMAF and the BD-rates; then each
-    filter's mean over the held-out clips and, for the zoo's, on how many clip x codec
-    pairs it beats every rival."""
+    filter's mean over the held-out clips and, for the zoo's (`zoo`), on how many clip x
+    codec pairs it beats every rival."""
+    # Results measured before NEG was scored carry (rate, VMAF) points only.
+    neg = all(len(p) == 3 for res in results.values() for e in res["filters"].values()
+              for c in CODECS for p in e[c])  # fmt: skip
     print(f"\n{title}\n")
+    extra = " | NEG: VMAF of the pre-filtered clip | BD-rate x264 | BD-rate x265" if neg else ""
     print("| clip | noise sigma | filter | fps | VMAF of the pre-filtered clip "
-          "| BD-rate x264 | BD-rate x265 |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+          f"| BD-rate x264 | BD-rate x265{extra} |")  # fmt: skip
+    print("|---" * (10 if neg else 7) + "|")
     means: dict[str, list[float]] = {}
+    neg_means: dict[str, list[float]] = {}
     wins: dict[str, list[bool]] = {}
     for clip, res in results.items():
         base = res["filters"]["none"]
@@ -205,22 +218,35 @@ def table(results: dict[str, dict], title: str) -> None:
                for label, e in res["filters"].items()}  # fmt: skip
         for label, e in res["filters"].items():
             bd = bds[label]
+            tail = ""
+            if neg:
+                nb = [bd_rate([(p[0], p[2]) for p in base[c]], [(p[0], p[2]) for p in e[c]])
+                      if label != "none" else 0.0 for c in CODECS]  # fmt: skip
+                tail = (f" | {e['prefiltered_neg']} (input {res['noisy_neg']}) "
+                        f"| {nb[0]:+.1f} % | {nb[1]:+.1f} %")  # fmt: skip
+                if clip not in TRAINED_ON:
+                    neg_means.setdefault(label, []).extend(nb)
             if clip not in TRAINED_ON:
                 means.setdefault(label, []).extend(bd)
-                if label in ZOO:
+                if label in zoo:
                     rivals = [bds[r] for r in RIVALS if r in bds]
                     wins.setdefault(label, []).extend(
                         all(bd[i] < r[i] for r in rivals) for i in range(len(CODECS))
                     )
             print(f"| {tag} | {res['sigma']} | {label} | {e['fps']} | {e['prefiltered_vmaf']} "
-                  f"(input {res['noisy_vmaf']}) | {bd[0]:+.1f} % | {bd[1]:+.1f} % |")  # fmt: skip
+                  f"(input {res['noisy_vmaf']}) | {bd[0]:+.1f} % | {bd[1]:+.1f} %"
+                  f"{tail} |")  # fmt: skip
+    extra = " | NEG: mean BD-rate | NEG: worst pair" if neg else ""
     print("\n| filter | mean BD-rate, held-out clips (x264 and x265) | worst pair "
-          "| beats every rival |")  # fmt: skip
-    print("|---|---|---|---|")
+          f"| beats every rival{extra} |")  # fmt: skip
+    print("|---" * (6 if neg else 4) + "|")
     for label, values in means.items():
         won = wins.get(label)
         beat = f"{sum(won)} of {len(won)} pairs" if won else "-"
-        print(f"| {label} | {np.mean(values):+.2f} % | {max(values):+.2f} % | {beat} |")
+        tail = ""
+        if neg:
+            tail = f" | {np.mean(neg_means[label]):+.2f} % | {max(neg_means[label]):+.2f} %"
+        print(f"| {label} | {np.mean(values):+.2f} % | {max(values):+.2f} % | {beat}{tail} |")
 
 
 def speed_1080p(work: Path) -> None:

@@ -117,8 +117,8 @@ def measure(bff: str, enc: Path, src: Path, src_yuv: np.ndarray, masks: np.ndarr
     mse = err[luma_mask].mean() if luma_mask.any() else 0.0
     return {
         "kbps": enc.stat().st_size * 8 * 25 / n / 1000,
-        "vmaf": vmaf(bff, enc, src),
-        "salient_vmaf": vmaf(bff, masked, src),
+        "vmaf": vmaf(bff, enc, src)[0],  # vmaf_v0.6.1
+        "salient_vmaf": vmaf(bff, masked, src)[0],
         "salient_psnr": 10 * np.log10(255**2 / max(mse, 1e-9)),
     }
 
