@@ -56,8 +56,8 @@ FILTERS = {
     "hqdn3d": "hqdn3d",
     "nlmeans": "nlmeans",
     "nlmeans s=4": "nlmeans=s=4",
-    # The ramps validated for the models; their default ceilings are 0 (off), because of
-    # these rows.
+    # The ramps validated for the models: vmaf_pre_temporal's is its default (vmaf_pre_tdn
+    # v2); vmaf_pre's default ceiling is 0 (off), because of its rows.
     "vmaf_pre (auto, max_strength=0.5)": "vmaf_pre=model=vmaf_pre_dn:max_strength=0.5",
     "vmaf_pre_temporal (auto, max_strength=0.5)": (
         "vmaf_pre_temporal=model=vmaf_pre_tdn:max_strength=0.5"
@@ -263,8 +263,8 @@ def speed_1080p(work: Path) -> None:
         run([bff, "-v", "error", "-y", "-i", str(bbb), "-frames:v", "12", "-vf",
              f"scale=1920:1080:flags=lanczos,{grain}", "-pix_fmt", "yuv420p", "-c:v",
              "rawvideo", str(clip)])  # fmt: skip
-        # The defaults (ceiling 0) measure the noise and pass every frame: their cost is
-        # the measurement.
+        # vmaf_pre's default (ceiling 0) measures the noise and passes every frame: its cost
+        # is the measurement. vmaf_pre_temporal's default is its validated ramp.
         defaults = (
             ("vmaf_pre (default)", "vmaf_pre=model=vmaf_pre_dn", 12),
             ("vmaf_pre_temporal (default)", "vmaf_pre_temporal=model=vmaf_pre_tdn", 12),

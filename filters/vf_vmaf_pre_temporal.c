@@ -44,14 +44,14 @@
 #define WINDOW 5
 #define HALF   (WINDOW / 2)
 
-/* strength=auto for vmaf_pre_tdn: the ramp chosen on a validation split for bits at
- * equal VMAF (models/train/prefilter_auto.py), noise in 8-bit code values, with its
- * ceiling at 0: on held-out clips it still costs bits on some clip and codec
- * (models/vmaf_pre_tdn.md), so by default it leaves every frame as it is;
- * max_strength turns the ramp on. */
+/* strength=auto for vmaf_pre_tdn (v2): the gate and full noise chosen on a validation
+ * split for bits at equal VMAF (models/train/prefilter_auto.py), noise in 8-bit code
+ * values; the ceiling chosen for v2 on a wider split (models/train/temporal_select.py).
+ * On held-out clips it saves bits on every clip and codec measured
+ * (models/vmaf_pre_tdn.md); max_strength=0 turns it off. */
 #define VMAF_PRE_TEMPORAL_GATE    3.5
 #define VMAF_PRE_TEMPORAL_FULL    7.5
-#define VMAF_PRE_TEMPORAL_CEILING 0.0
+#define VMAF_PRE_TEMPORAL_CEILING 0.5
 
 typedef struct VmafPreTemporalContext {
     const AVClass *class;
@@ -108,8 +108,7 @@ static av_cold int init(AVFilterContext *avctx)
 
     if (s->strength == VMAF_STRENGTH_AUTO && s->max_strength <= 0.0f)
         av_log(avctx, AV_LOG_INFO, "strength=auto with max_strength 0 passes every frame "
-               "as it is (the default: vmaf_pre_tdn costs bits at equal VMAF on some "
-               "content); set strength or max_strength to filter\n");
+               "as it is; set strength or max_strength to filter\n");
     return ff_vmaf_model_open(avctx, &s->dnnctx, s->model, s->registry, "temporal", s->device,
                               post_proc);
 }

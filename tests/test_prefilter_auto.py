@@ -18,8 +18,9 @@ from vmaftune.zoo.prefilter import AUTO, RAMPS, PreFilter, Ramp, temporal_window
 from .test_vmaf_filters import FRAMES, MODELS, decoded, planes, run
 
 MODEL = {"vmaf_pre": "vmaf_pre_dn", "vmaf_pre_temporal": "vmaf_pre_tdn"}
-# The ramps are off by default (their ceilings are 0); these tests turn them on.
-RAMP_ON = {"vmaf_pre": ":max_strength=0.5", "vmaf_pre_temporal": ":max_strength=0.5"}
+# vmaf_pre's ramp is off by default (ceiling 0): these tests turn it on; vmaf_pre_temporal's
+# is on by default.
+RAMP_ON = {"vmaf_pre": ":max_strength=0.5", "vmaf_pre_temporal": ""}
 
 
 def test_ramp_is_zero_below_the_gate_then_linear_then_flat() -> None:
@@ -112,13 +113,33 @@ def test_python_engine_auto_matches_the_filter(cli, noisy: Path, tmp_path: Path,
         assert not np.array_equal(a[0], src[0])
 
 
-@pytest.mark.parametrize("name", ["vmaf_pre", "vmaf_pre_temporal"])
-def test_by_default_even_grainy_frames_pass_and_the_filter_says_so(ffmpeg_built, noisy, name):
-    """Both shipped models miss the rate goal on some held-out clip, so their default ramps
-    have ceiling 0: the frames come out as they went in."""
-    vf = f"{name}=model={MODEL[name]}:registry={MODELS}"
+@pytest.mark.parametrize(
+    ("name", "off"), [("vmaf_pre", ""), ("vmaf_pre_temporal", ":max_strength=0")]
+)
+def test_with_ceiling_0_even_grainy_frames_pass_and_the_filter_says_so(
+    ffmpeg_built, noisy, name, off
+):
+    """vmaf_pre_dn misses the rate goal on some held-out clip, so its default ramp has
+    ceiling 0; max_strength=0 does the same to vmaf_pre_temporal: the frames come out as
+    they went in."""
+    vf = f"{name}=model={MODEL[name]}:registry={MODELS}{off}"
     proc = run(ffmpeg_built, "-i", str(noisy), "-vf", vf, "-f", "framemd5", "-")
     base = run(ffmpeg_built, "-i", str(noisy), "-f", "framemd5", "-")
     assert proc.stdout == base.stdout
     assert b"passes every frame as it is" in proc.stderr
-    assert RAMPS[name].ceiling == 0
+    assert RAMPS["vmaf_pre"].ceiling == 0
+
+
+def test_by_default_the_temporal_filter_filters_grainy_frames(ffmpeg_built, noisy):
+    """vmaf_pre_tdn v2 saves bits on every held-out clip x codec measured, so
+    vmaf_pre_temporal's default ramp is on: grainy frames change, at the ceiling 0.5."""
+    name = "vmaf_pre_temporal"
+    vf = f"{name}=model={MODEL[name]}:registry={MODELS}"
+    proc = run(ffmpeg_built, "-i", str(noisy), "-vf", vf, "-f", "framemd5", "-")
+    base = run(ffmpeg_built, "-i", str(noisy), "-f", "framemd5", "-")
+    md5s = [[ln.rsplit(",", 1)[-1] for ln in p.stdout.decode().splitlines() if ln[:1] != "#"]
+            for p in (proc, base)]  # fmt: skip
+    assert len(md5s[0]) == len(md5s[1]) == 10
+    assert all(a != b for a, b in zip(*md5s, strict=True))
+    assert b"passes every frame" not in proc.stderr
+    assert RAMPS[name].ceiling == 0.5

@@ -14,19 +14,21 @@ among the variants that lose no clip x codec pair by more than LOSS_CAP percent 
 either model (a default must not make a user's encode worse, and a saving that NEG does
 not confirm is the metric rewarding sharpening); none qualifying means v2 is not shipped.
 
-    # each ~24 min on one core (OMP_NUM_THREADS=1, two side by side)
-    python models/train/temporal.py --out /tmp/tdn-a --vif-weight 0.05 --adm-weight 0.15 --uncapped-vif
-    python models/train/temporal.py --out /tmp/tdn-b --vif-weight 0.1 --adm-weight 0.4 --uncapped-vif
-    python models/train/temporal.py --out /tmp/tdn-c --vif-weight 0.05 --adm-weight 0.15
-    python models/train/temporal.py --out /tmp/tdn-d --vif-weight 0.1 --adm-weight 0.3
+    # each ~24 min on one core (OMP_NUM_THREADS=1, two side by side); a is the default
+    python models/train/temporal.py --out /tmp/tdn-a --vif-weight 0.05 --adm-weight 0.15
+    python models/train/temporal.py --out /tmp/tdn-b --vif-weight 0.1 --adm-weight 0.4
+    python models/train/temporal.py --out /tmp/tdn-c --vif-weight 0.05 --adm-weight 0.15 \\
+        --cap-vif
+    python models/train/temporal.py --out /tmp/tdn-d --vif-weight 0.1 --adm-weight 0.3 --cap-vif
     python models/train/temporal_select.py a=/tmp/tdn-a b=/tmp/tdn-b c=/tmp/tdn-c d=/tmp/tdn-d \\
-        --out models/temporal_select.validation.json     # ~25 min on 2 cores
-    python models/train/temporal_select.py a=/tmp/tdn-a --heldout 1.0 \\
-        --out models/temporal_select.heldout.json        # ~15 min
+        --out models/temporal_select.validation.json     # ~11 min on 2 cores
+    python models/train/temporal_select.py a=/tmp/tdn-a --heldout max_strength=0.5 \\
+        --out models/temporal_select.heldout.json        # ~8 min
 
-`--heldout S` measures only the pick, at strength S, on the benchmark's held-out clips
-(bench/bdrate.py CLIPS, FRAMES, CRFS) beside no filter and the rivals: its BD-rates are
-reported, never used to choose.
+`--heldout OPTIONS` measures only the pick, with those filter options (the shipped
+default: strength=auto at the pick's strength as its ceiling), on the benchmark's held-out
+clips (bench/bdrate.py CLIPS, FRAMES, CRFS) beside no filter and the rivals: its BD-rates
+are reported, never used to choose.
 """
 
 from __future__ import annotations
@@ -95,17 +97,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("candidates", nargs="+", help="NAME=FOLDER holding vmaf_pre_tdn.onnx")
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--heldout", type=float, metavar="S", help="the pick's strength, held out")
+    ap.add_argument("--heldout", metavar="OPTIONS", help="the pick's filter options, held out")
     args = ap.parse_args()
     cands = {c.split("=", 1)[0]: Path(c.split("=", 1)[1]).resolve() for c in args.candidates}
     os.environ.setdefault("VMAFTUNE_MODELS", str(ROOT / "models"))
     if args.heldout is not None:
         ((name, folder),) = cands.items()
         graphs = {k: bdrate.FILTERS[k] for k in ("none", "hqdn3d", "nlmeans", "nlmeans s=4")}
-        label = f"v2 {name} s={args.heldout}"
-        graphs[label] = (
-            f"vmaf_pre_temporal=model={folder / 'vmaf_pre_tdn.onnx'}:strength={args.heldout}"
-        )
+        label = f"v2 {name} {args.heldout}"
+        graphs[label] = f"vmaf_pre_temporal=model={folder / 'vmaf_pre_tdn.onnx'}:{args.heldout}"
         with tempfile.TemporaryDirectory() as work:
             res = bdrate.measure(bdrate.CLIPS, graphs, Path(work))
         args.out.write_text(json.dumps({"graphs": graphs, "results": res}, indent=1) + "\n")
