@@ -16,7 +16,8 @@ BD-rate (Bjontegaard): log10 bitrate interpolated piecewise-cubically (PCHIP) in
 each curve, integrated over the VMAF range both curves cover; negative is fewer bits than
 encoding the noisy clip as it is.
 
-Run: make bench  (or .venv/bin/python bench/bdrate.py [grain] [clean] [speed]: the parts)
+Run: make bench  (or .venv/bin/python bench/bdrate.py [grain] [clean] [speed] [psnr]: the
+parts; psnr, luma PSNR of each filter's output against the clean clip, runs only when named)
 """
 
 from __future__ import annotations
@@ -280,6 +281,32 @@ def speed_1080p(work: Path) -> None:
             print(f"| {label} | {name} | {frames / float(m.group(1)):.1f} |", flush=True)
 
 
+def psnr_pass(clips: tuple[str, ...], work: Path, grain: str = NOISE) -> None:
+    """Luma PSNR against the clean clip of each filter's output on the grainy clip: a check
+    of the pre-filters that no VMAF model makes (what they remove, not what VMAF credits)."""
+    patched = patched_ffmpeg()
+    assert patched is not None
+    pff, bff = str(patched.path), str(resolve().path)
+    print(f"\nLuma PSNR (dB) of the pre-filtered clip against the clean one, grain `{grain}`:\n")
+    print("| clip | " + " | ".join(FILTERS) + " |\n" + "|---" * (len(FILTERS) + 1) + "|")
+    for clip in clips:
+        clean, noisy = work / f"{clip}.clean.mkv", work / f"{clip}.noisy.mkv"
+        run([bff, "-v", "error", "-y", *sources.input_args(_source(clip)), "-map", "0:v:0",
+             "-an", "-frames:v", str(FRAMES), "-vf", "crop=trunc(iw/2)*2:trunc(ih/2)*2",
+             "-pix_fmt", "yuv420p", "-c:v", "ffv1", str(clean)])  # fmt: skip
+        run([bff, "-v", "error", "-y", "-i", str(clean), "-vf", grain, "-c:v", "ffv1", str(noisy)])
+        row = []
+        for vf in FILTERS.values():
+            proc = subprocess.run([pff, "-hide_banner", "-nostats", "-i", str(noisy), "-i",
+                                   str(clean), "-lavfi", f"[0:v]{vf}[f];[f][1:v]psnr", "-f",
+                                   "null", "-"], capture_output=True, text=True)  # fmt: skip
+            m = re.search(r"PSNR y:([0-9.]+|inf)", proc.stderr)
+            if proc.returncode or not m:
+                raise SystemExit(f"psnr of {vf} failed: {proc.stderr[-1500:]}")
+            row.append(m.group(1) if m.group(1) == "inf" else f"{float(m.group(1)):.2f}")
+        print(f"| {clip} | " + " | ".join(row) + " |", flush=True)
+
+
 def frame_md5s(ff: str, clip: Path, vf: str) -> list[str]:
     out = subprocess.run([ff, "-v", "error", "-i", str(clip), "-vf", vf, "-fps_mode", "passthrough",
                           "-f", "framemd5", "-"],
@@ -341,6 +368,8 @@ def main() -> None:
             clean_pass(CLEAN_CLIPS, Path(tmp))
         if "speed" in parts:
             speed_1080p(Path(tmp))
+        if "psnr" in parts:
+            psnr_pass(CLIPS, Path(tmp))
 
 
 if __name__ == "__main__":
