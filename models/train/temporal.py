@@ -45,6 +45,7 @@ models/train/prefilter_auto.py (validation) and bench/bdrate.py (held out).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import subprocess
 import time
@@ -137,8 +138,6 @@ def corpus_luma(source_id: str, count: int) -> np.ndarray:
             "-vf", f"scale='min(iw,{MAX_WIDTH})':-2,format=gray", "-f", "nut",
             "-c:v", "rawvideo", "pipe:1"]  # fmt: skip
     data = subprocess.run(argv, capture_output=True, check=True).stdout
-    import io
-
     with av.open(io.BytesIO(data), format="nut") as box:
         return np.stack([f.to_ndarray(format="gray") for f in box.decode(video=0)])
 
