@@ -87,20 +87,20 @@ def _source(name: str) -> sources.Source:
     raise SystemExit(f"clip {name} is not in models/data/sources.toml")
 
 
-def bd_rate(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) -> float:
+def bd_rate(anchor: list[tuple[float, ...]], test: list[tuple[float, ...]], q: int = 1) -> float:
     """Percent bitrate change of `test` against `anchor` at equal quality; points are
-    (bitrate, VMAF). log10(rate) is interpolated in VMAF piecewise-cubically (PCHIP, as
-    the AOM and JVET common-test-condition tools do: grainy clips' curves bend so sharply
-    at low CRF that one least-squares cubic overshoots) and integrated over the VMAF
-    range both curves cover."""
+    (bitrate, VMAF[, VMAF NEG]) and `q` picks the quality (1: VMAF, 2: NEG). log10(rate) is
+    interpolated in the quality piecewise-cubically (PCHIP, as the AOM and JVET
+    common-test-condition tools do: grainy clips' curves bend so sharply at low CRF that
+    one least-squares cubic overshoots) and integrated over the range both curves cover."""
     curves, lo, hi = [], -np.inf, np.inf
     for pts in (anchor, test):
-        q, r = np.array([p[1] for p in pts]), np.log10([p[0] for p in pts])
-        order = np.argsort(q)
-        q, r = q[order], r[order]
-        keep = np.concatenate([[True], np.diff(q) > 1e-6])
-        curves.append(PchipInterpolator(q[keep], r[keep]))
-        lo, hi = max(lo, q.min()), min(hi, q.max())
+        v, r = np.array([p[q] for p in pts]), np.log10([p[0] for p in pts])
+        order = np.argsort(v)
+        v, r = v[order], r[order]
+        keep = np.concatenate([[True], np.diff(v) > 1e-6])
+        curves.append(PchipInterpolator(v[keep], r[keep]))
+        lo, hi = max(lo, v.min()), min(hi, v.max())
     if hi <= lo:
         return float("nan")
     area = [c.integrate(lo, hi) for c in curves]
@@ -119,6 +119,21 @@ def vmaf(ff: str, dist: Path, ref: Path) -> tuple[float, float]:
              f":log_fmt=json:log_path={log}:n_threads=2", "-f", "null", "-"])  # fmt: skip
         pooled = json.loads(log.read_text())["pooled_metrics"]
         return float(pooled["vmaf"]["mean"]), float(pooled["neg"]["mean"])
+
+
+def prepare(ff: str, clip: str, work: Path, frames: int, grain: str | None) -> tuple[Path, Path]:
+    """The clip's first `frames` frames stored losslessly (work/CLIP.clean.mkv) and, with
+    `grain`, that clip with the grain added (work/CLIP.noisy.mkv; else the clean one)."""
+    clean, noisy = work / f"{clip}.clean.mkv", work / f"{clip}.noisy.mkv"
+    # Even sizes: x264 and x265 take 4:2:0 only at even width and height.
+    # Video only: an audio track would add its bits to every encode's rate.
+    run([ff, "-v", "error", "-y", *sources.input_args(_source(clip)), "-map", "0:v:0",
+         "-an", "-frames:v", str(frames), "-vf", "crop=trunc(iw/2)*2:trunc(ih/2)*2",
+         "-pix_fmt", "yuv420p", "-c:v", "ffv1", str(clean)])  # fmt: skip
+    if not grain:
+        return clean, clean
+    run([ff, "-v", "error", "-y", "-i", str(clean), "-vf", grain, "-c:v", "ffv1", str(noisy)])
+    return clean, noisy
 
 
 def noise_sigma(clip: Path, frames: int) -> float:
@@ -148,17 +163,7 @@ def measure(
     pff, bff = str(patched.path), str(resolve().path)
     results: dict[str, dict] = {}
     for clip in clips:
-        clean, noisy = work / f"{clip}.clean.mkv", work / f"{clip}.noisy.mkv"
-        # Even sizes: x264 and x265 take 4:2:0 only at even width and height.
-        # Video only: an audio track would add its bits to every encode's rate.
-        run([bff, "-v", "error", "-y", *sources.input_args(_source(clip)), "-map", "0:v:0",
-             "-an", "-frames:v", str(frames), "-vf", "crop=trunc(iw/2)*2:trunc(ih/2)*2",
-             "-pix_fmt", "yuv420p", "-c:v", "ffv1", str(clean)])  # fmt: skip
-        if grain:
-            run([bff, "-v", "error", "-y", "-i", str(clean), "-vf", grain, "-c:v", "ffv1",
-                 str(noisy)])  # fmt: skip
-        else:
-            noisy = clean
+        clean, noisy = prepare(bff, clip, work, frames, grain)
         noisy_vmaf, noisy_neg = vmaf(bff, noisy, clean)
         results[clip] = {"noisy_vmaf": round(noisy_vmaf, 2), "noisy_neg": round(noisy_neg, 2),
                          "sigma": round(noise_sigma(noisy, frames), 3), "filters": {}}  # fmt: skip
@@ -221,8 +226,7 @@ def table(results: dict[str, dict], title: str, zoo: tuple[str, ...] = ZOO) -> N
             bd = bds[label]
             tail = ""
             if neg:
-                nb = [bd_rate([(p[0], p[2]) for p in base[c]], [(p[0], p[2]) for p in e[c]])
-                      if label != "none" else 0.0 for c in CODECS]  # fmt: skip
+                nb = [bd_rate(base[c], e[c], q=2) if label != "none" else 0.0 for c in CODECS]
                 tail = (f" | {e['prefiltered_neg']} (input {res['noisy_neg']}) "
                         f"| {nb[0]:+.1f} % | {nb[1]:+.1f} %")  # fmt: skip
                 if clip not in TRAINED_ON:
@@ -290,11 +294,7 @@ def psnr_pass(clips: tuple[str, ...], work: Path, grain: str = NOISE) -> None:
     print(f"\nLuma PSNR (dB) of the pre-filtered clip against the clean one, grain `{grain}`:\n")
     print("| clip | " + " | ".join(FILTERS) + " |\n" + "|---" * (len(FILTERS) + 1) + "|")
     for clip in clips:
-        clean, noisy = work / f"{clip}.clean.mkv", work / f"{clip}.noisy.mkv"
-        run([bff, "-v", "error", "-y", *sources.input_args(_source(clip)), "-map", "0:v:0",
-             "-an", "-frames:v", str(FRAMES), "-vf", "crop=trunc(iw/2)*2:trunc(ih/2)*2",
-             "-pix_fmt", "yuv420p", "-c:v", "ffv1", str(clean)])  # fmt: skip
-        run([bff, "-v", "error", "-y", "-i", str(clean), "-vf", grain, "-c:v", "ffv1", str(noisy)])
+        clean, noisy = prepare(bff, clip, work, FRAMES, grain)
         row = []
         for vf in FILTERS.values():
             proc = subprocess.run([pff, "-hide_banner", "-nostats", "-i", str(noisy), "-i",
@@ -328,11 +328,7 @@ def clean_pass(clips: tuple[str, ...], work: Path) -> None:
           "| BD-rate x265 |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for clip in clips:
-        clean = work / f"{clip}.clean.mkv"
-        run([str(resolve().path), "-v", "error", "-y", *sources.input_args(_source(clip)),
-             "-map", "0:v:0", "-an", "-frames:v", str(FRAMES), "-vf",
-             "crop=trunc(iw/2)*2:trunc(ih/2)*2", "-pix_fmt", "yuv420p", "-c:v", "ffv1",
-             str(clean)])  # fmt: skip
+        clean, _ = prepare(str(resolve().path), clip, work, FRAMES, None)
         sigma = noise_sigma(clean, FRAMES)
 
         base = frame_md5s(pff, clean, "null")

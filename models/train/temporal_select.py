@@ -78,8 +78,9 @@ def pick(results: dict[str, dict]) -> dict:
             if label == "none":
                 continue
             for c in bdrate.CODECS:
-                neg = bdrate.bd_rate([(p[0], p[2]) for p in base[c]], [(p[0], p[2]) for p in e[c]])
-                rows.setdefault(label, []).append((bdrate.bd_rate(base[c], e[c]), neg))
+                rows.setdefault(label, []).append(
+                    (bdrate.bd_rate(base[c], e[c]), bdrate.bd_rate(base[c], e[c], q=2))
+                )
     summary = {
         k: {"mean": round(float(np.mean([v[0] for v in vs])), 2),
             "worst": round(float(max(v[0] for v in vs)), 2),
