@@ -57,18 +57,15 @@ FILTERS = {
     "hqdn3d": "hqdn3d",
     "nlmeans": "nlmeans",
     "nlmeans s=4": "nlmeans=s=4",
-    # The ramps validated for the models: vmaf_pre_temporal's is its default (vmaf_pre_tdn
-    # v2); vmaf_pre's default ceiling is 0 (off), because of its rows.
-    "vmaf_pre (auto, max_strength=0.5)": "vmaf_pre=model=vmaf_pre_dn:max_strength=0.5",
-    "vmaf_pre_temporal (auto, max_strength=0.5)": (
-        "vmaf_pre_temporal=model=vmaf_pre_tdn:max_strength=0.5"
-    ),
+    # The zoo's filters as shipped: strength=auto at the v2 models' validated ramps.
+    "vmaf_pre (default)": "vmaf_pre=model=vmaf_pre_dn",
+    "vmaf_pre_temporal (default)": "vmaf_pre_temporal=model=vmaf_pre_tdn",
 }
 # The clean pass is cheap (no encodes where the output is the input): more real clips,
 # real grain (calais-1906), night footage, 1080p phone video and screen content included.
 CLEAN_CLIPS = (*CLIPS, "city-night", "calais-1906", "cockatoo", "forensics-dog",
                "speaker-diagram", "lab-throw", "window-plant")  # fmt: skip
-ZOO = ("vmaf_pre (auto, max_strength=0.5)", "vmaf_pre_temporal (auto, max_strength=0.5)")
+ZOO = ("vmaf_pre (default)", "vmaf_pre_temporal (default)")
 RIVALS = ("hqdn3d", "nlmeans", "nlmeans s=4")
 
 
@@ -268,14 +265,8 @@ def speed_1080p(work: Path) -> None:
         run([bff, "-v", "error", "-y", "-i", str(bbb), "-frames:v", "12", "-vf",
              f"scale=1920:1080:flags=lanczos,{grain}", "-pix_fmt", "yuv420p", "-c:v",
              "rawvideo", str(clip)])  # fmt: skip
-        # vmaf_pre's default (ceiling 0) measures the noise and passes every frame: its cost
-        # is the measurement. vmaf_pre_temporal's default is its validated ramp.
-        defaults = (
-            ("vmaf_pre (default)", "vmaf_pre=model=vmaf_pre_dn", 12),
-            ("vmaf_pre_temporal (default)", "vmaf_pre_temporal=model=vmaf_pre_tdn", 12),
-        )
         for name, vf, frames in (("hqdn3d", "hqdn3d", 12), ("nlmeans", "nlmeans", 4),
-                                 *((z, FILTERS[z], 12) for z in ZOO), *defaults):  # fmt: skip
+                                 *((z, FILTERS[z], 12) for z in ZOO)):  # fmt: skip
             proc = subprocess.run([pff, "-hide_banner", "-nostats", "-benchmark", "-i", str(clip),
                                    "-frames:v", str(frames), "-vf", vf, "-f", "null", "-"],
                                   capture_output=True, text=True)  # fmt: skip

@@ -40,13 +40,13 @@
 #include "video.h"
 #include "vmaf_model.h"
 
-/* strength=auto for vmaf_pre_dn: the ramp chosen on a validation split for bits at
- * equal VMAF (models/train/prefilter_auto.py), noise in 8-bit code values, with its
- * ceiling at 0: the single-frame model misses the rate goal (models/vmaf_pre_dn.md), so
- * by default it leaves every frame as it is; max_strength turns the ramp on. */
+/* strength=auto for vmaf_pre_dn (v2): vmaf_pre_temporal's ramp, noise in 8-bit code
+ * values; the ceiling chosen for v2 on a validation split for bits at equal VMAF
+ * (models/train/prefilter_select.py). On held-out clips it saves bits on every clip and
+ * codec measured (models/vmaf_pre_dn.md); max_strength=0 turns it off. */
 #define VMAF_PRE_GATE    3.5
-#define VMAF_PRE_FULL    12.75
-#define VMAF_PRE_CEILING 0.0
+#define VMAF_PRE_FULL    7.5
+#define VMAF_PRE_CEILING 0.5
 
 typedef struct VmafPreContext {
     const AVClass *class;
@@ -92,8 +92,7 @@ static av_cold int init(AVFilterContext *avctx)
 
     if (s->strength == VMAF_STRENGTH_AUTO && s->max_strength <= 0.0f)
         av_log(avctx, AV_LOG_INFO, "strength=auto with max_strength 0 passes every frame "
-               "as it is (the default: vmaf_pre_dn costs bits at equal VMAF on some "
-               "content); set strength or max_strength to filter\n");
+               "as it is; set strength or max_strength to filter\n");
     return ff_vmaf_model_open(avctx, &s->dnnctx, s->model, s->registry, "prefilter", s->device,
                               post_proc);
 }

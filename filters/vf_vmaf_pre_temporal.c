@@ -46,7 +46,7 @@
 
 /* strength=auto for vmaf_pre_tdn (v2): the gate and full noise chosen on a validation
  * split for bits at equal VMAF (models/train/prefilter_auto.py), noise in 8-bit code
- * values; the ceiling chosen for v2 on a wider split (models/train/temporal_select.py).
+ * values; the ceiling chosen for v2 on a wider split (models/train/prefilter_select.py).
  * On held-out clips it saves bits on every clip and codec measured
  * (models/vmaf_pre_tdn.md); max_strength=0 turns it off. */
 #define VMAF_PRE_TEMPORAL_GATE    3.5

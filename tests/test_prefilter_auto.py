@@ -18,9 +18,6 @@ from vmaftune.zoo.prefilter import AUTO, RAMPS, PreFilter, Ramp, temporal_window
 from .test_vmaf_filters import FRAMES, MODELS, decoded, planes, run
 
 MODEL = {"vmaf_pre": "vmaf_pre_dn", "vmaf_pre_temporal": "vmaf_pre_tdn"}
-# vmaf_pre's ramp is off by default (ceiling 0): these tests turn it on; vmaf_pre_temporal's
-# is on by default.
-RAMP_ON = {"vmaf_pre": ":max_strength=0.5", "vmaf_pre_temporal": ""}
 
 
 def test_ramp_is_zero_below_the_gate_then_linear_then_flat() -> None:
@@ -63,11 +60,11 @@ def test_auto_noise_and_strength_match_python_and_the_frames_follow(
     run(ffmpeg_built, "-i", str(carphone[0]), "-frames:v", str(FRAMES), "-c:v", "ffv1",
         "-pix_fmt", "yuv420p", str(clean))  # fmt: skip
     m = PlaneModel(zoo.load(MODEL[name], folder=MODELS).session(), MODEL[name])
-    pre = PreFilter.parse(f"{name}=model={MODEL[name]}{RAMP_ON[name]}")
+    pre = PreFilter.parse(f"{name}=model={MODEL[name]}")
     seen = {}
     for label, clip in (("clean", clean), ("noisy", noisy)):
         meta = tmp_path / f"{label}.txt"
-        vf = (f"format={pix_fmt},{name}=model={MODEL[name]}:registry={MODELS}{RAMP_ON[name]},"
+        vf = (f"format={pix_fmt},{name}=model={MODEL[name]}:registry={MODELS},"
               f"metadata=print:file={meta}")  # fmt: skip
         got = planes(decoded(ffmpeg_built, clip, pix_fmt, vf), depth)
         source = planes(decoded(ffmpeg_built, clip, pix_fmt, f"format={pix_fmt}"), depth)
@@ -103,7 +100,7 @@ def test_python_engine_auto_matches_the_filter(cli, noisy: Path, tmp_path: Path,
     for engine in ("python", "ffmpeg"):
         out = tmp_path / f"{engine}.mkv"
         r = cli("encode", noisy, "-o", out, "-c", "x264", "--crf", "0", "--no-vmaf",
-                "--pre", "vmaf_pre=model=vmaf_pre_dn:max_strength=0.5",
+                "--pre", "vmaf_pre=model=vmaf_pre_dn",
                 "--engine", engine)  # fmt: skip
         assert r.code == 0, r.stderr
         outs[engine] = planes(decoded(ffmpeg_built, out, "yuv420p"), 8)
@@ -113,27 +110,20 @@ def test_python_engine_auto_matches_the_filter(cli, noisy: Path, tmp_path: Path,
         assert not np.array_equal(a[0], src[0])
 
 
-@pytest.mark.parametrize(
-    ("name", "off"), [("vmaf_pre", ""), ("vmaf_pre_temporal", ":max_strength=0")]
-)
-def test_with_ceiling_0_even_grainy_frames_pass_and_the_filter_says_so(
-    ffmpeg_built, noisy, name, off
-):
-    """vmaf_pre_dn misses the rate goal on some held-out clip, so its default ramp has
-    ceiling 0; max_strength=0 does the same to vmaf_pre_temporal: the frames come out as
-    they went in."""
-    vf = f"{name}=model={MODEL[name]}:registry={MODELS}{off}"
+@pytest.mark.parametrize("name", ["vmaf_pre", "vmaf_pre_temporal"])
+def test_max_strength_0_passes_grainy_frames_and_says_so(ffmpeg_built, noisy, name):
+    """max_strength=0 turns the ramp off: the frames come out as they went in."""
+    vf = f"{name}=model={MODEL[name]}:registry={MODELS}:max_strength=0"
     proc = run(ffmpeg_built, "-i", str(noisy), "-vf", vf, "-f", "framemd5", "-")
     base = run(ffmpeg_built, "-i", str(noisy), "-f", "framemd5", "-")
     assert proc.stdout == base.stdout
     assert b"passes every frame as it is" in proc.stderr
-    assert RAMPS["vmaf_pre"].ceiling == 0
 
 
-def test_by_default_the_temporal_filter_filters_grainy_frames(ffmpeg_built, noisy):
-    """vmaf_pre_tdn v2 saves bits on every held-out clip x codec measured, so
-    vmaf_pre_temporal's default ramp is on: grainy frames change, at the ceiling 0.5."""
-    name = "vmaf_pre_temporal"
+@pytest.mark.parametrize("name", ["vmaf_pre", "vmaf_pre_temporal"])
+def test_by_default_the_filters_filter_grainy_frames(ffmpeg_built, noisy, name):
+    """The v2 models save bits on every held-out clip x codec measured, so both default
+    ramps are on: grainy frames change, at the ceiling 0.5."""
     vf = f"{name}=model={MODEL[name]}:registry={MODELS}"
     proc = run(ffmpeg_built, "-i", str(noisy), "-vf", vf, "-f", "framemd5", "-")
     base = run(ffmpeg_built, "-i", str(noisy), "-f", "framemd5", "-")

@@ -3,10 +3,19 @@
 A 3-layer residual CNN on one plane ([1,1,H,W] floats in [0,1] -> same) that removes
 synthetic noise: white Gaussian noise and film-grain-like noise (Gaussian noise low-passed
 to a grain size, scaled with brightness), both of random strength, including none, so
-clean input passes nearly unchanged. Trained on luma patches of the real clips in
-models/train/sources.py; PSNR gain is measured on whole frames of held-out clips.
+clean input passes nearly unchanged. PSNR gain is measured on whole frames of held-out
+clips (tree, vtest).
 
-    python models/train/prefilter.py --out models   # ~4 min on 2 CPU cores
+v2 (issue 19), as vmaf_pre_tdn v2 (models/train/temporal.py): v1 learned from four clips
+with an L1 loss, smoothed away what VMAF counts and cost bits at equal VMAF on every
+held-out clip it was measured on. v2 learns from patches of the 20 corpus sources in
+sources.TRAIN (first 64 frames of each, at most 960 wide), its noisy inputs rounded to 8
+bits as the filter sees them, with L1 + VIF + ADM-style detail kept (vmaf_loss.py), and
+its middle convolution dilated (a 9x9 view instead of 7x7, same cost and operators).
+`--v1` trains v1's recipe (the four real clips, L1, no dilation) for comparison.
+Variants and the strength are chosen by models/train/prefilter_select.py.
+
+    python models/train/prefilter.py --out models   # ~8 min on one CPU core
 """
 
 from __future__ import annotations
@@ -19,20 +28,21 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sources import luma_frames, real_sources
+from sources import TRAIN, corpus_luma, luma_frames, real_sources
 from torch import nn
+from vmaf_loss import ADM_W, VIF_W, vmaf_loss
 
 HELD_OUT = ("tree", "vtest")  # never seen in training: the PSNR report is on these
 SEED = 20261122
 
 
 class Denoiser(nn.Module):
-    def __init__(self, width: int = 16) -> None:
+    def __init__(self, width: int = 16, dilation: int = 2) -> None:
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(1, width, 3, padding=1),
             nn.ReLU(),
-            nn.Conv2d(width, width, 3, padding=1),
+            nn.Conv2d(width, width, 3, padding=dilation, dilation=dilation),
             nn.ReLU(),
             nn.Conv2d(width, 1, 3, padding=1),
         )
@@ -63,6 +73,8 @@ def patches(frames: list[np.ndarray], size: int, per_frame: int, rng: np.random.
     out = []
     for f in frames:
         h, w = f.shape
+        if h <= size or w <= size:
+            continue
         for _ in range(per_frame):
             y, x = rng.integers(0, h - size), rng.integers(0, w - size)
             out.append(f[y : y + size, x : x + size])
@@ -103,6 +115,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True, help="folder for the .onnx and metrics")
     ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--vif-weight", type=float, default=VIF_W)
+    ap.add_argument("--adm-weight", type=float, default=ADM_W)
+    ap.add_argument("--cap-vif", action="store_true",
+                    help="VIF's enhancement gain capped at 1, as VMAF NEG")
+    ap.add_argument("--v1", action="store_true",
+                    help="v1's recipe: the four real clips, L1 loss, no dilation")
     args = ap.parse_args()
 
     torch.manual_seed(SEED)
@@ -114,12 +132,19 @@ def main() -> None:
         frames = luma_frames(s.path, 24)
         if s.id in HELD_OUT:
             held[s.id] = frames[:6]
-        else:
+        elif args.v1:
             train.extend(frames)
-    data = torch.from_numpy(patches(train, 64, 24, rng))
+    if args.v1:
+        data = torch.from_numpy(patches(train, 64, 24, rng))
+        sources = [s.id for s in real_sources() if s.id not in HELD_OUT]
+    else:
+        for sid in TRAIN:
+            train.extend(corpus_luma(sid, 64))
+        data = torch.from_numpy(patches(train, 64, 10, rng))
+        sources = list(TRAIN)
     print(f"{len(data)} training patches from {len(train)} frames", flush=True)
 
-    model = Denoiser()
+    model = Denoiser(dilation=1 if args.v1 else 2)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps)
     for step in range(args.steps):
@@ -131,13 +156,21 @@ def main() -> None:
         if step % 3 == 0:
             clean = clean.transpose(2, 3)
         noisy = add_noise(clean, gen)
-        loss = F.l1_loss(model(noisy), clean)
+        if args.v1:
+            loss, parts = F.l1_loss(model(noisy), clean), {}
+        else:
+            # Rounded to 8 bits, as the filter sees them.
+            noisy = torch.round(noisy * 255) / 255
+            loss, parts = vmaf_loss(
+                model(noisy), clean, args.vif_weight, args.adm_weight, args.cap_vif
+            )
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
-        if step % 500 == 0:
-            print(f"step {step} l1 {loss.item() * 255:.3f} code values", flush=True)
+        if step % 250 == 0:
+            print(f"step {step} loss {loss.item():.4f} " +
+                  " ".join(f"{k} {v:.3f}" for k, v in parts.items()), flush=True)  # fmt: skip
 
     model.eval()
     metrics = {s: evaluate(model, fr, torch.Generator().manual_seed(1)) for s, fr in held.items()}
@@ -155,7 +188,11 @@ def main() -> None:
     )
     report = {
         "held_out": metrics,
-        "train_sources": [s.id for s in real_sources() if s.id not in HELD_OUT],
+        "train_sources": sources,
+        "loss": {"l1": 1.0} if args.v1 else {
+            "l1": 1.0, "vif": args.vif_weight, "detail_kept": args.adm_weight,
+            "vif_gain_capped": args.cap_vif},
+        "dilation": 1 if args.v1 else 2,
         "steps": args.steps,
         "seconds": round(time.time() - t0, 1),
         "parameters": sum(p.numel() for p in model.parameters()),

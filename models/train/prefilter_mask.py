@@ -54,7 +54,7 @@ def masked(model_filter: str, t0: float, t1: float, s: float) -> str:
 
 VARIANTS = {
     **{k: bdrate.FILTERS[k] for k in ("none", "hqdn3d", "nlmeans s=4")},
-    "tdn ramp": bdrate.FILTERS["vmaf_pre_temporal (auto, max_strength=0.5)"],
+    "tdn ramp": bdrate.FILTERS["vmaf_pre_temporal (default)"],
     "tdn mask 8-20 s1": masked(TDN, 8, 20, 1.0),
     "tdn mask 10-30 s1": masked(TDN, 10, 30, 1.0),
     "tdn mask 10-30 s.75": masked(TDN, 10, 30, 0.75),

@@ -63,12 +63,10 @@ class Ramp:
 # the shipped models on a validation split by models/train/prefilter_auto.py
 # (models/prefilter_auto.metrics.json); tests/test_prefilter_auto.py holds them equal.
 RAMPS = {
-    # vmaf_pre_dn's validated ramp has its ceiling at 0: on held-out clips it still costs
-    # bits on some clip x codec (docs/benchmarks.md), so by default it leaves every frame
-    # as it is (max_strength=0.5 applies it). vmaf_pre_tdn v2's ceiling 0.5 was chosen on
-    # a wider split (models/train/temporal_select.py) and saves bits on every held-out
-    # clip x codec measured.
-    "vmaf_pre": Ramp(gate=3.5, full=12.75, ceiling=0.0),
+    # The v2 models' ceilings (0.5) were chosen on a validation split
+    # (models/train/prefilter_select.py); each saves bits on every held-out clip x codec
+    # measured (docs/benchmarks.md).
+    "vmaf_pre": Ramp(gate=3.5, full=7.5, ceiling=0.5),
     "vmaf_pre_temporal": Ramp(gate=3.5, full=7.5, ceiling=0.5),
 }
 
