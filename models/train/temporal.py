@@ -27,7 +27,7 @@ ADM falling) and denoised less than nlmeans (PSNR +2.1 dB against +3.4). v2 chan
   detail: blur lowers it, additive noise does not). vmaf_loss(). VIF's gain is uncapped,
   as in vmaf_v0.6.1, so the model learns some contrast gain that v0.6.1 credits and
   VMAF NEG does not; `--cap-vif` caps it at 1 as NEG does. Both were trained and
-  compared on the validation split (models/train/temporal_select.py): the capped ones
+  compared on the validation split (models/train/prefilter_select.py): the capped ones
   smoothed more and lost bits on some clips, so the shipped model is uncapped, and
   every BD-rate reported for it gives the NEG figure beside the v0.6.1 one.
 - Two dilated convolutions widen the view (17x17 pixels instead of 13x13) at the same
