@@ -79,13 +79,17 @@ LOSS_CAP = 2.0  # percent
 FILTER_MODELS = {"vmaf_pre_temporal": "vmaf_pre_tdn.onnx", "vmaf_pre": "vmaf_pre_dn.onnx"}
 
 
+def candidate(filt: str, folder: Path, options: str) -> str:
+    """The filter graph that runs a candidate's model file with `options`."""
+    return f"{filt}=model={folder / FILTER_MODELS[filt]}:{options}"
+
+
 def variants(candidates: dict[str, Path], filt: str) -> dict[str, str]:
-    onnx = FILTER_MODELS[filt]
     out = {k: bdrate.FILTERS[k] for k in ("none", "hqdn3d", "nlmeans s=4")}
     out["zoo default"] = bdrate.FILTERS[f"{filt} (default)"]
     for name, folder in candidates.items():
         for s in STRENGTHS:
-            out[f"v2 {name} s={s}"] = f"{filt}=model={folder / onnx}:strength={s}"
+            out[f"v2 {name} s={s}"] = candidate(filt, folder, f"strength={s}")
     return out
 
 
@@ -129,8 +133,7 @@ def main() -> None:
         ((name, folder),) = cands.items()
         graphs = {k: bdrate.FILTERS[k] for k in ("none", "hqdn3d", "nlmeans", "nlmeans s=4")}
         label = f"v2 {name} {args.heldout}"
-        onnx = FILTER_MODELS[args.filter]
-        graphs[label] = f"{args.filter}=model={folder / onnx}:{args.heldout}"
+        graphs[label] = candidate(args.filter, folder, args.heldout)
         with tempfile.TemporaryDirectory() as work:
             res = bdrate.measure(bdrate.CLIPS, graphs, Path(work))
         args.out.write_text(json.dumps({"graphs": graphs, "results": res}, indent=1) + "\n")
